@@ -1,0 +1,85 @@
+"""Config layering: built-in defaults → vz.conf → (sample, at create) → CTID.conf → command line.
+
+Any VE key may appear in vz.conf as a default, as in vzctl; a VE's own file wins.  The
+result is a plain mapping of stored strings, with ``$VEID`` expanded in paths.
+"""
+
+from __future__ import annotations
+
+from pyvz.config.conffile import ConfFile
+
+__all__ = ["VeConfig", "expand_veid", "BUILTIN_DEFAULTS"]
+
+# What a key means when neither vz.conf nor CTID.conf says anything.
+BUILTIN_DEFAULTS = {
+    "VE_LAYOUT": "overlay",
+    "LOCAL_UID": "100000",
+    "LOCAL_GID": "100000",
+    "STOP_TIMEOUT": "120",
+    "DEF_OSTEMPLATE": "busybox",
+    "LOGGING": "yes",
+    "LOG_LEVEL": "0",
+    "VERBOSE": "0",
+    "IPV6": "yes",
+}
+
+
+def expand_veid(value: str, ctid: int) -> str:
+    return value.replace("$VEID", str(ctid)).replace("${VEID}", str(ctid)) \
+        .replace("$VE_ID", str(ctid))
+
+
+class VeConfig:
+    """The effective configuration of one VE (or of the node, for CTID 0)."""
+
+    __slots__ = ("ctid", "global_values", "file", "overrides", "_own")
+
+    def __init__(self, ctid: int, global_values: dict[str, str], file: ConfFile | None) -> None:
+        self.ctid = ctid
+        self.global_values = global_values
+        self.file = file
+        self.overrides: dict[str, str | None] = {}
+        self._own = file.values() if file is not None else {}
+
+    def reload(self) -> None:
+        """Re-read the values after ``file`` was edited."""
+        self._own = self.file.values() if self.file is not None else {}
+
+    @property
+    def exists(self) -> bool:
+        return self.file is not None
+
+    def own(self) -> dict[str, str]:
+        """Keys set in CTID.conf itself."""
+        return self._own
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        if key in self.overrides:
+            value = self.overrides[key]
+        else:
+            value = self._own.get(key)
+            if value is None:
+                value = self.global_values.get(key)
+            if value is None:
+                value = BUILTIN_DEFAULTS.get(key)
+        if value is None:
+            return default
+        if key in ("VE_ROOT", "VE_PRIVATE"):
+            return expand_veid(value, self.ctid)
+        return value
+
+    def get_int(self, key: str, default: int) -> int:
+        value = self.get(key)
+        try:
+            return int(value) if value not in (None, "") else default
+        except ValueError:
+            return default
+
+    def get_bool(self, key: str, default: bool = False) -> bool:
+        value = self.get(key)
+        if not value:
+            return default
+        return value.lower() in ("yes", "on", "true", "1")
+
+    def get_list(self, key: str) -> list[str]:
+        return (self.get(key) or "").split()

@@ -1,0 +1,195 @@
+"""Raw Linux system calls that Python's ``os`` module lacks (on 3.11), through ctypes.
+
+The only module that calls into libc directly.  Every wrapper raises a plain ``OSError``
+carrying errno and the object it acted on.  It imports nothing heavy: it runs on every
+``vzctl`` start and exec.  Numbers are x86_64 syscall numbers (the only architecture
+pyvz is built for so far); ``ARCH_CHECK`` guards that.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+__all__ = [
+    "CLONE_NEWNS", "CLONE_NEWCGROUP", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWUSER",
+    "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWTIME", "ALL_VE_NAMESPACES",
+    "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_REMOUNT", "MS_BIND", "MS_REC",
+    "MS_PRIVATE", "MS_SLAVE", "MS_NOATIME", "MS_RELATIME", "MNT_DETACH",
+    "mount", "umount", "unshare", "setns", "clone", "pivot_root", "sethostname",
+    "pidfd_send_signal", "openat2", "RESOLVE_IN_ROOT", "RESOLVE_NO_MAGICLINKS",
+    "prctl", "PR_SET_PDEATHSIG", "PR_SET_NAME", "PR_CAPBSET_DROP", "PR_SET_NO_NEW_PRIVS",
+    "PR_SET_CHILD_SUBREAPER", "close_range", "capset_keep",
+]
+
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+ALL_VE_NAMESPACES = (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC
+                     | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_RELATIME = 1 << 21
+MNT_DETACH = 2
+
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_IN_ROOT = 0x10
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+_SYS_CLONE = 56
+_SYS_PIVOT_ROOT = 155
+_SYS_SETNS = 308
+_SYS_PIDFD_SEND_SIGNAL = 424
+_SYS_CLOSE_RANGE = 436
+_SYS_OPENAT2 = 437
+_SYS_CAPSET = 126
+
+_SIGCHLD = 17
+
+_libc: ctypes.CDLL | None = None
+
+
+def _lib() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        if os.uname().machine != "x86_64":
+            raise OSError(38, "pyvz's system-call table is for x86_64 only")
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.syscall.restype = ctypes.c_long
+        lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                              ctypes.c_ulong, ctypes.c_char_p]
+        lib.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        lib.unshare.argtypes = [ctypes.c_int]
+        lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                              ctypes.c_ulong]
+        _libc = lib
+    return _libc
+
+
+def _check(result: int, what: str, path: str | None = None) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        if path is None:
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+    return result
+
+
+def _b(s: str | None) -> bytes | None:
+    return None if s is None else os.fsencode(s)
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
+          data: str | None = None) -> None:
+    _check(_lib().mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
+           f"mount {fstype or 'bind'}", target)
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_lib().umount2(_b(target), flags), "umount", target)
+
+
+def unshare(flags: int) -> None:
+    _check(_lib().unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    """Join namespaces; ``fd`` may be a namespace file or a pidfd (several types at once)."""
+    _check(_lib().syscall(_SYS_SETNS, fd, nstype), "setns")
+
+
+def clone(flags: int) -> int:
+    """fork() with namespace flags: returns the child's pid, or 0 in the child.
+
+    The child continues on a copy of the parent's stack, as after fork.  Only safe from a
+    single-threaded process (the CLI is one), since CPython's after-fork hooks do not run.
+    """
+    return _check(_lib().syscall(_SYS_CLONE, flags | _SIGCHLD, 0, 0, 0, 0), "clone")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check(_lib().syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+
+def sethostname(name: str) -> None:
+    import _socket
+
+    _socket.sethostname(name)
+
+
+def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    _check(_lib().syscall(_SYS_PIDFD_SEND_SIGNAL, pidfd, sig, None, 0), "pidfd_send_signal")
+
+
+def close_range(first: int) -> None:
+    """Close every descriptor from ``first`` on, so nothing of the host leaks into a VE."""
+    if _lib().syscall(_SYS_CLOSE_RANGE, first, 0xFFFFFFFF, 0) < 0:
+        os.closerange(first, 65536)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dirfd: int, path: str, flags: int, mode: int = 0,
+            resolve: int = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) -> int:
+    """Open ``path`` with every symlink resolved inside ``dirfd`` (a VE's root).
+
+    The host opens files inside a VE this way so that a symlink planted by the VE's
+    root cannot point the host at one of its own files.
+    """
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    return _check(_lib().syscall(_SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how),
+                                 ctypes.sizeof(how)), "openat2", path)
+
+
+def prctl(option: int, arg2: int = 0) -> int:
+    return _check(_lib().prctl(option, arg2, 0, 0, 0), "prctl")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def capset_keep(mask: int) -> None:
+    """Limit the calling process to the capabilities in ``mask`` (bits by CAP_* number).
+
+    Drops everything else from the bounding set too, so an exec'd program cannot regain
+    it through file capabilities or setuid binaries.
+    """
+    last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
+    for cap in range(last_cap + 1):
+        if not mask & (1 << cap):
+            prctl(PR_CAPBSET_DROP, cap)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    for i in range(2):
+        word = (mask >> (32 * i)) & 0xFFFFFFFF
+        data[i].effective = data[i].permitted = data[i].inheritable = word
+    _check(_lib().syscall(_SYS_CAPSET, ctypes.byref(header), ctypes.byref(data)), "capset")

@@ -1,0 +1,98 @@
+"""What a running VE leaves in the run directory: its init's identity and its monitor.
+
+A PID alone can be reused after a crash or a host reboot, so a VE counts as running only
+while ``init_pid`` still has the start time recorded at start (field 22 of /proc/PID/stat).
+The file is written atomically by the start and removed by stop or by the exit handler.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["RunState", "proc_start_ticks", "STATE_FILE"]
+
+STATE_FILE = "state"
+
+
+def proc_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, None if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    # the command name is in parentheses and may itself contain ") "
+    fields = data[data.rfind(b")") + 2:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+class RunState:
+    __slots__ = ("init_pid", "init_start", "monitor_pid", "started", "local_uid", "local_gid",
+                 "hostname", "caps")
+
+    def __init__(self, init_pid: int = 0, init_start: int = 0, monitor_pid: int = 0,
+                 started: float = 0.0, local_uid: int = 0, local_gid: int = 0,
+                 hostname: str = "", caps: int = 0) -> None:
+        self.init_pid = init_pid
+        self.init_start = init_start
+        self.monitor_pid = monitor_pid
+        self.started = started
+        self.local_uid = local_uid
+        self.local_gid = local_gid
+        self.hostname = hostname
+        self.caps = caps  # capability mask of the VE's processes (exec applies it too)
+
+    @classmethod
+    def load(cls, run_dir: str) -> RunState | None:
+        try:
+            with open(f"{run_dir}/{STATE_FILE}") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        st = cls()
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key == "started":
+                st.started = float(value)
+            elif key == "hostname":
+                st.hostname = value
+            elif key in cls.__slots__ and value.isdigit():
+                setattr(st, key, int(value))
+        return st if st.init_pid > 0 else None
+
+    def save(self, run_dir: str) -> None:
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
+        text = "".join(f"{k}={getattr(self, k)}\n" for k in self.__slots__)
+        tmp = f"{run_dir}/{STATE_FILE}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, f"{run_dir}/{STATE_FILE}")
+
+    def init_alive(self) -> bool:
+        return self.init_pid > 0 and proc_start_ticks(self.init_pid) == self.init_start
+
+    def monitor_alive(self) -> bool:
+        if self.monitor_pid <= 0:
+            return False
+        try:
+            with open(f"/proc/{self.monitor_pid}/comm") as f:
+                return f.read().startswith("pyvz-mon")
+        except OSError:
+            return False
+
+    @staticmethod
+    def remove(run_dir: str) -> None:
+        for name in (STATE_FILE, f"{STATE_FILE}.tmp", "console.sock"):
+            try:
+                os.unlink(f"{run_dir}/{name}")
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(run_dir)
+        except OSError:
+            pass

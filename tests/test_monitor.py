@@ -1,0 +1,424 @@
+"""The real pyvz-monitor binary, driven the way `vzctl start` drives it.
+
+A harness (tests/helpers/monitor_harness.py) plays M: it forks a fake init on a fresh
+pty and execs the monitor, so the monitor is that child's parent.  Everything is real:
+processes, ptys, unix sockets, files.  Each test kills what it started through pidfds
+(no pid-reuse races), even when it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "csrc" / "pyvz-monitor.c"
+BINARY = ROOT / "pyvz" / "libexec" / "pyvz-monitor"
+HARNESS = Path(__file__).resolve().parent / "helpers" / "monitor_harness.py"
+TIMEOUT = 10.0
+
+# Writes what the handler saw, atomically, so the test never reads a half-written file.
+HANDLER_SCRIPT = """\
+import json, os, sys
+out = sys.argv[1]
+fds = []
+for name in os.listdir("/proc/self/fd"):
+    try:
+        os.readlink("/proc/self/fd/" + name)  # the listdir fd itself is gone by now
+        fds.append(int(name))
+    except FileNotFoundError:
+        pass
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
+              if ":\\t" in line)
+info = {"argv": sys.argv[1:], "fds": sorted(fds), "cwd": os.getcwd(),
+        "sigblk": int(status["SigBlk"], 16), "sigign": int(status["SigIgn"], 16)}
+with open(out + ".tmp", "w") as f:
+    json.dump(info, f)
+os.rename(out + ".tmp", out)
+"""
+
+# A console that echoes each line back; "quit" makes it exit with code 5.
+ECHO_CHILD = ["/bin/sh", "-c",
+              'echo READY; while read l; do [ "$l" = quit ] && exit 5; echo "got:$l"; done']
+
+
+@pytest.fixture(scope="session")
+def monitor_bin() -> Path:
+    if not BINARY.exists() or BINARY.stat().st_mtime < SOURCE.stat().st_mtime:
+        BINARY.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(BINARY),
+                        str(SOURCE)], check=True, cwd=ROOT)
+    return BINARY
+
+
+def wait_for(cond: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def read_until(sock: socket.socket, marker: bytes, timeout: float = TIMEOUT) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{marker!r} not received; got {data!r}")
+        sock.settimeout(left)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"EOF before {marker!r}; got {data!r}")
+        data += chunk
+    return data
+
+
+def read_to_eof(sock: socket.socket, timeout: float = TIMEOUT) -> bytes:
+    data = b""
+    sock.settimeout(timeout)
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def pidfd_alive(pidfd: int) -> bool:
+    return not select.select([pidfd], [], [], 0)[0]  # readable once the process is dead
+
+
+class Run:
+    """One monitor (with its fake init) started by the harness."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], child_pid: int, child_pidfd: int | None,
+                 tmp: Path) -> None:
+        self.proc = proc
+        self.child_pid = child_pid
+        self.child_pidfd = child_pidfd
+        self.sock = tmp / "console.sock"
+        self.log = tmp / "console.log"
+        self.out = tmp / "handler.json"
+        self.err = tmp / "monitor.err"
+
+    def connect(self) -> socket.socket:
+        wait_for(self.sock.exists, "the console socket")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(self.sock))
+        return s
+
+    def handler_result(self) -> dict[str, object]:
+        """Wait for the monitor (by then the handler) to exit; return what the handler saw."""
+        rc = self.proc.wait(timeout=TIMEOUT)
+        assert rc == 0, f"rc={rc} stderr={self.err.read_text()!r}"
+        result: dict[str, object] = json.loads(self.out.read_text())
+        return result
+
+
+class Starter:
+    """Starts monitors and kills whatever is left of them at teardown."""
+
+    def __init__(self, monitor_bin: Path, tmp: Path) -> None:
+        self.bin = monitor_bin
+        self.tmp = tmp
+        self.handler = tmp / "handler.py"
+        self.handler.write_text(HANDLER_SCRIPT)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.pidfds: list[int] = []
+
+    def handler_argv(self) -> list[str]:
+        return [sys.executable, "-I", str(self.handler), str(self.tmp / "handler.json"), "extra"]
+
+    def popen(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        with open(self.tmp / "monitor.err", "wb") as err:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
+        self.procs.append(proc)
+        return proc
+
+    def track(self, pid: int) -> int | None:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return None  # already gone (and reaped by the monitor)
+        self.pidfds.append(fd)
+        return fd
+
+    def start(self, child: list[str], *, log_max: int | None = None) -> Run:
+        monitor = [str(self.bin), "--ctid", "101", "--init-pid", "{pid}",
+                   "--console-fd", "{master}", "--console-peer-fd", "{slave}",
+                   "--socket", str(self.tmp / "console.sock"),
+                   "--log", str(self.tmp / "console.log")]
+        if log_max is not None:
+            monitor += ["--log-max", str(log_max)]
+        monitor += ["--", *self.handler_argv()]
+        spec = json.dumps({"child": child, "monitor": monitor})
+        proc = self.popen([sys.executable, str(HARNESS), spec])
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, "harness died before forking the child"
+        pid = int(line)
+        return Run(proc, pid, self.track(pid), self.tmp)
+
+    def cleanup(self) -> None:
+        for fd in self.pidfds:
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.close(fd)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+
+
+@pytest.fixture
+def starter(monitor_bin: Path, tmp_path: Path) -> Iterator[Starter]:
+    s = Starter(monitor_bin, tmp_path)
+    try:
+        yield s
+    finally:
+        s.cleanup()
+
+
+def check_clean_handler(info: dict[str, object], status: str, out: Path) -> None:
+    assert info["argv"] == [str(out), "extra", status]
+    assert info["fds"] == [0, 1, 2], "a monitor fd leaked into the handler"
+    assert info["sigblk"] == 0, "the handler inherited blocked signals"
+    assert not int(str(info["sigign"])) & (1 << (signal.SIGHUP - 1)), "SIGHUP left ignored"
+    assert info["cwd"] == "/"
+
+
+def test_console_output_reaches_log_and_client_and_input_reaches_init(starter: Starter) -> None:
+    run = starter.start(ECHO_CHILD)
+    with run.connect() as client:
+        client.sendall(b"hello\n")
+        read_until(client, b"got:hello")
+        wait_for(lambda: b"got:hello" in run.log.read_bytes(), "the log")
+        assert b"READY" in run.log.read_bytes()  # written before anyone was attached
+        assert stat.S_IMODE(run.log.stat().st_mode) == 0o600
+        assert stat.S_IMODE(run.sock.stat().st_mode) == 0o600
+        client.sendall(b"quit\n")
+        assert b"got:quit" not in read_to_eof(client)  # EOF: the monitor closed us
+    info = run.handler_result()
+    check_clean_handler(info, "1280", run.out)  # exit code 5
+    assert not run.sock.exists()
+
+
+def test_two_clients_see_the_same_console(starter: Starter) -> None:
+    run = starter.start(ECHO_CHILD)
+    with run.connect() as a, run.connect() as b:
+        # Each client's own echo proves the monitor has accepted it.
+        a.sendall(b"from-a\n")
+        read_until(a, b"got:from-a")
+        b.sendall(b"from-b\n")
+        read_until(b, b"got:from-b")
+        a.sendall(b"ping\n")
+        read_until(a, b"got:ping")
+        read_until(b, b"got:ping")
+        b.sendall(b"pong\n")
+        read_until(a, b"got:pong")
+        read_until(b, b"got:pong")
+        # A client leaving does not disturb the other.
+        a.close()
+        b.sendall(b"again\n")
+        read_until(b, b"got:again")
+
+
+def test_many_clients_at_once(starter: Starter) -> None:
+    run = starter.start(ECHO_CHILD)
+    clients = [run.connect() for _ in range(16)]
+    try:
+        for i, c in enumerate(clients):
+            c.sendall(b"hi-%d\n" % i)
+            read_until(c, b"got:hi-%d" % i)
+        clients[0].sendall(b"all\n")
+        for c in clients:
+            read_until(c, b"got:all")
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_log_rotation(starter: Starter) -> None:
+    lines = 300
+    script = (f'i=0; while [ $i -lt {lines} ]; do echo "line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxx"; '
+              'i=$((i+1)); done')
+    run = starter.start(["/bin/sh", "-c", script], log_max=2048)
+    info = run.handler_result()
+    assert info["argv"] == [str(run.out), "extra", "0"]
+    full = b"".join(b"line-%d-xxxxxxxxxxxxxxxxxxxxxxxxxx\r\n" % i for i in range(lines))
+    old = Path(str(run.log) + ".1").read_bytes()
+    new = run.log.read_bytes()
+    assert 0 < len(old) <= 2048 and 0 < len(new) <= 2048
+    assert full.endswith(old + new)  # nothing lost or reordered at the rotation point
+    assert new.endswith(b"line-299-xxxxxxxxxxxxxxxxxxxxxxxxxx\r\n")
+
+
+@pytest.mark.parametrize(("script", "status"), [
+    ("exit 0", "0"),
+    ("exit 3", "768"),
+    ("kill -KILL $$", "9"),
+    ("kill -HUP $$", "1"),    # what a pid-ns init gets when the VE runs `reboot`
+    ("kill -INT $$", "2"),    # ... and `halt`/`poweroff`
+    ("echo bye; sleep 0.3; exit 3", "768"),  # exits while the monitor is in its loop
+])
+def test_handler_gets_wait_status(starter: Starter, script: str, status: str) -> None:
+    run = starter.start(["/bin/sh", "-c", script])
+    info = run.handler_result()
+    check_clean_handler(info, status, run.out)
+    assert not run.sock.exists()
+    if "bye" in script:
+        assert b"bye" in run.log.read_bytes()  # drained before the handler ran
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGKILL, "9"), (signal.SIGHUP, "1")])
+def test_handler_gets_status_of_init_killed_while_attached(
+        starter: Starter, sig: signal.Signals, status: str) -> None:
+    run = starter.start(ECHO_CHILD)
+    with run.connect() as client:
+        client.sendall(b"x\n")
+        read_until(client, b"got:x")
+        assert run.child_pidfd is not None
+        signal.pidfd_send_signal(run.child_pidfd, sig)
+        read_to_eof(client)
+    check_clean_handler(run.handler_result(), status, run.out)
+    assert not run.sock.exists()
+
+
+def test_sigterm_leaves_init_running_and_runs_no_handler(starter: Starter) -> None:
+    # `exec sleep`: a shell reading the console would see EOF once the master is gone.
+    run = starter.start(["/bin/sh", "-c", "echo READY; exec sleep 1000"])
+    wait_for(run.sock.exists, "the console socket")
+    wait_for(lambda: run.log.exists() and b"READY" in run.log.read_bytes(), "the log")
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.proc.wait(timeout=TIMEOUT) == 0
+    assert not run.sock.exists()
+    assert not run.out.exists()
+    assert run.child_pidfd is not None
+    time.sleep(0.2)
+    assert pidfd_alive(run.child_pidfd), "the monitor's exit took init with it"
+    signal.pidfd_send_signal(run.child_pidfd, signal.SIGKILL)
+
+
+def test_sighup_and_sigpipe_do_not_kill_the_monitor(starter: Starter) -> None:
+    run = starter.start(ECHO_CHILD)
+    with run.connect() as client:
+        client.sendall(b"a\n")
+        read_until(client, b"got:a")
+        run.proc.send_signal(signal.SIGHUP)
+        run.proc.send_signal(signal.SIGPIPE)
+        client.sendall(b"b\n")
+        read_until(client, b"got:b")
+    assert run.proc.poll() is None
+
+
+def start_time(pid: int) -> int:
+    stat_line = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat_line.rsplit(")", 1)[1].split()[19])  # field 22
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(["sleep", "1000"])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def adopt_argv(starter: Starter, pid: int, start: int) -> list[str]:
+    return [str(starter.bin), "--adopt", "--ctid", "101", "--init-pid", str(pid),
+            "--init-start", str(start), "--socket", str(starter.tmp / "console.sock"),
+            "--log", str(starter.tmp / "console.log"), "--", *starter.handler_argv()]
+
+
+def test_adopt_reports_unknown_status(starter: Starter,
+                                      sleeper: subprocess.Popen[bytes]) -> None:
+    proc = starter.popen(adopt_argv(starter, sleeper.pid, start_time(sleeper.pid)))
+    run = Run(proc, sleeper.pid, None, starter.tmp)
+    with run.connect() as client:
+        assert b"no console" in read_to_eof(client)
+    assert proc.poll() is None
+    sleeper.kill()  # stays a zombie (we are its parent): the pidfd still fires
+    check_clean_handler(run.handler_result(), "unknown", run.out)
+    assert not run.sock.exists()
+
+
+def test_adopt_refuses_wrong_start_time(starter: Starter,
+                                        sleeper: subprocess.Popen[bytes]) -> None:
+    proc = starter.popen(adopt_argv(starter, sleeper.pid, start_time(sleeper.pid) + 1))
+    assert proc.wait(timeout=TIMEOUT) == 3
+    assert not (starter.tmp / "handler.json").exists()
+    assert not (starter.tmp / "console.sock").exists()
+    assert sleeper.poll() is None
+
+
+def test_monitor_is_small(starter: Starter) -> None:
+    run = starter.start(ECHO_CHILD)
+    with run.connect() as client:
+        client.sendall(b"x\n")
+        read_until(client, b"got:x")
+        fields = {}
+        for line in Path(f"/proc/{run.proc.pid}/smaps_rollup").read_text().splitlines()[1:]:
+            key, value = line.split(":", 1)
+            fields[key] = int(value.split()[0])
+        private_kb = fields["Private_Clean"] + fields["Private_Dirty"]
+        print(f"pyvz-monitor private memory: {private_kb} kB")
+        assert private_kb < 1024
+        comm = Path(f"/proc/{run.proc.pid}/comm").read_text().strip()
+        assert comm == "pyvz-mon:101"
+
+
+def test_not_my_child_is_an_error(starter: Starter,
+                                  sleeper: subprocess.Popen[bytes]) -> None:
+    argv = [str(starter.bin), "--ctid", "101", "--init-pid", str(sleeper.pid),
+            "--console-fd", "{master}", "--console-peer-fd", "{slave}",
+            "--socket", str(starter.tmp / "console.sock"), "--log", str(starter.tmp / "log"),
+            "--", "true"]
+    spec = json.dumps({"child": ["true"], "monitor": argv})
+    proc = starter.popen([sys.executable, str(HARNESS), spec])
+    assert proc.wait(timeout=TIMEOUT) == 1
+    assert "not a child" in (starter.tmp / "monitor.err").read_text()
+
+
+GOOD = ["--ctid", "101", "--init-pid", "1", "--socket", "/tmp/x.sock", "--log", "/tmp/x.log"]
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    [*GOOD, "--console-fd", "3", "--console-peer-fd", "4"],              # no -- HANDLER
+    [*GOOD, "--console-fd", "3", "--console-peer-fd", "4", "--"],        # empty HANDLER
+    ["--ctid", "101", "--init-pid", "12a", "--", "true"],
+    ["--ctid", "abc", "--init-pid", "1", "--", "true"],
+    [*GOOD, "--log-max", "-5", "--", "true"],
+    [*GOOD, "--log-max", "0", "--", "true"],
+    [*GOOD, "--bogus", "1", "--", "true"],
+    [*GOOD, "--ctid", "102", "--", "true"],                              # repeated
+    [*GOOD, "--console-fd", "1", "--console-peer-fd", "2", "--", "true"],
+    [*GOOD, "--console-fd", "700", "--console-peer-fd", "701", "--", "true"],  # not open
+    [*GOOD, "--adopt", "--", "true"],                                    # no --init-start
+    [*GOOD, "--init-start", "5", "--console-fd", "3", "--console-peer-fd", "4", "--", "true"],
+    ["--ctid", "101", "--init-pid", "1", "--socket", "rel.sock", "--log", "/tmp/x.log",
+     "--adopt", "--init-start", "5", "--", "true"],
+    ["--ctid", "101", "--init-pid", "1", "--socket", "/" + "s" * 120, "--log", "/tmp/x.log",
+     "--adopt", "--init-start", "5", "--", "true"],
+    [*GOOD, "--init-pid"],
+])
+def test_bad_usage_exits_2(monitor_bin: Path, argv: list[str]) -> None:
+    res = subprocess.run([str(monitor_bin), *argv], capture_output=True, timeout=TIMEOUT)
+    assert res.returncode == 2
+    assert res.stdout == b""
+    assert res.stderr.count(b"\n") == 1 and b"bad usage" in res.stderr
