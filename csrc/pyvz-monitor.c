@@ -105,43 +105,48 @@ static unsigned long long parse_num(const char *name, const char *s, unsigned lo
 	return v;
 }
 
+enum { O_CTID, O_PID, O_CONSOLE, O_PEER, O_START, O_SOCKET, O_LOG, O_LOG_MAX, N_OPTS };
+static const char *const opt_names[N_OPTS] = {
+	"--ctid", "--init-pid", "--console-fd", "--console-peer-fd",
+	"--init-start", "--socket", "--log", "--log-max",
+};
+
 static void parse_args(int argc, char **argv)
 {
-	int i, have_start = 0, have_log_max = 0;
+	const char *val[N_OPTS] = { 0 };
+	int i, k;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(a, "--")) {
+	for (i = 1; i < argc && !opt.handler; i++) {
+		if (!strcmp(argv[i], "--")) {
 			opt.handler = argv + i + 1;
-			break;
+			continue;
 		}
-		if (!strcmp(a, "--adopt")) {
+		if (!strcmp(argv[i], "--adopt")) {
 			opt.adopt = 1;
 			continue;
 		}
-		if (!v)
-			usage_error("%s needs a value", a);
-		i++;
-		if (!strcmp(a, "--ctid") && !opt.ctid)
-			opt.ctid = v;
-		else if (!strcmp(a, "--init-pid") && !opt.init_pid)
-			opt.init_pid = (pid_t)parse_num(a, v, INT_MAX);
-		else if (!strcmp(a, "--console-fd") && opt.console_fd < 0)
-			opt.console_fd = (int)parse_num(a, v, INT_MAX);
-		else if (!strcmp(a, "--console-peer-fd") && opt.peer_fd < 0)
-			opt.peer_fd = (int)parse_num(a, v, INT_MAX);
-		else if (!strcmp(a, "--init-start") && !have_start++)
-			opt.init_start = parse_num(a, v, ULLONG_MAX);
-		else if (!strcmp(a, "--socket") && !opt.socket_path)
-			opt.socket_path = v;
-		else if (!strcmp(a, "--log") && !opt.log_path)
-			opt.log_path = v;
-		else if (!strcmp(a, "--log-max") && !have_log_max++)
-			opt.log_max = parse_num(a, v, ULLONG_MAX);
-		else
-			usage_error("unknown or repeated option %s", a);
+		for (k = 0; k < N_OPTS && strcmp(argv[i], opt_names[k]); k++)
+			;
+		if (k == N_OPTS || val[k])
+			usage_error("unknown or repeated option %s", argv[i]);
+		if (i + 1 == argc)
+			usage_error("%s needs a value", argv[i]);
+		val[k] = argv[++i];
 	}
+	opt.ctid = val[O_CTID];
+	opt.socket_path = val[O_SOCKET];
+	opt.log_path = val[O_LOG];
+	if (val[O_PID])
+		opt.init_pid = (pid_t)parse_num("--init-pid", val[O_PID], INT_MAX);
+	if (val[O_CONSOLE])
+		opt.console_fd = (int)parse_num("--console-fd", val[O_CONSOLE], INT_MAX);
+	if (val[O_PEER])
+		opt.peer_fd = (int)parse_num("--console-peer-fd", val[O_PEER], INT_MAX);
+	if (val[O_START])
+		opt.init_start = parse_num("--init-start", val[O_START], ULLONG_MAX);
+	if (val[O_LOG_MAX])
+		opt.log_max = parse_num("--log-max", val[O_LOG_MAX], ULLONG_MAX);
+
 	if (!opt.handler || !opt.handler[0])
 		usage_error("%s", "missing -- HANDLER [ARGS...]");
 	if (!opt.ctid || !*opt.ctid || strlen(opt.ctid) > 10 ||
@@ -164,11 +169,11 @@ static void parse_args(int argc, char **argv)
 	if (opt.log_max == 0)
 		usage_error("%s", "--log-max must be > 0");
 	if (opt.adopt) {
-		if (!have_start || opt.console_fd >= 0 || opt.peer_fd >= 0)
+		if (!val[O_START] || opt.console_fd >= 0 || opt.peer_fd >= 0)
 			usage_error("%s", "--adopt needs --init-start and takes no console fds");
 		return;
 	}
-	if (have_start)
+	if (val[O_START])
 		usage_error("%s", "--init-start is only valid with --adopt");
 	if (opt.console_fd < 3 || opt.peer_fd < 3 || opt.console_fd == opt.peer_fd)
 		usage_error("%s", "--console-fd and --console-peer-fd must be two distinct fds >= 3");
@@ -346,7 +351,8 @@ static void client_input(int i)
 /* Tear down everything of ours; the VE itself is never touched. */
 static void shutdown_io(void)
 {
-	while (pump_console())
+	/* Bounded: after SIGTERM a VE may still be printing and would keep us here forever. */
+	for (int i = 0; i < 64 && pump_console(); i++)
 		;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i] >= 0)
@@ -357,6 +363,16 @@ static void shutdown_io(void)
 	}
 	/* No fd of ours may leak into the handler, even though all are O_CLOEXEC. */
 	close_range(3, ~0U, 0);
+}
+
+static void run_handler(const char *status);
+
+static void init_exited(int status)
+{
+	char word[16];
+
+	snprintf(word, sizeof(word), "%d", status);
+	run_handler(word);
 }
 
 static void run_handler(const char *status)
@@ -387,15 +403,12 @@ static void run_handler(const char *status)
 /* Reap every child that exited (M may have left others); if one is init, run the handler. */
 static void reap(void)
 {
-	char word[16];
 	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0)
-		if (pid == opt.init_pid) {
-			snprintf(word, sizeof(word), "%d", status);
-			run_handler(word);
-		}
+		if (pid == opt.init_pid)
+			init_exited(status);
 }
 
 /* Field 22 of /proc/PID/stat.  The comm field may hold spaces and ')', so count from
@@ -453,7 +466,8 @@ static void setup(void)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, &orig_mask);
 	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	/* A pidfd sees init's exit even if M cloned it without SIGCHLD as exit signal. */
+	/* The pidfd is how we notice init's exit: it also fires if init died before we
+	 * started (its SIGCHLD went to M and was lost) or if M cloned it without SIGCHLD. */
 	pid_fd = (int)syscall(SYS_pidfd_open, opt.init_pid, 0);
 	if (sig_fd < 0 || (pid_fd < 0 && errno != ESRCH)) {
 		warn("signalfd/pidfd_open: %s", strerror(errno));
@@ -465,7 +479,8 @@ static void setup(void)
 			warn("pid %d is not the container's init (gone or pid reused)", (int)opt.init_pid);
 			exit(3);
 		}
-	} else if (waitid(P_PID, (id_t)opt.init_pid, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0) {
+	} else if (pid_fd < 0 ||
+		   waitid(P_PID, (id_t)opt.init_pid, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0) {
 		/* WNOWAIT: only ask whether it is our child; reaping it here would lose the status. */
 		warn("pid %d is not a child of this process", (int)opt.init_pid);
 		exit(1);
@@ -484,7 +499,6 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	setup();
-	reap(); /* init may have died before we got here; its SIGCHLD was lost with M */
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -517,11 +531,10 @@ int main(int argc, char **argv)
 			/* init has exited.  Our child (normal mode): a zombie, so this wait returns at
 			 * once with the real status.  Not our child (--adopt): ECHILD at once. */
 			int status;
-			char word[16] = "unknown";
 
 			if (waitpid(opt.init_pid, &status, __WALL) == opt.init_pid)
-				snprintf(word, sizeof(word), "%d", status);
-			run_handler(word);
+				init_exited(status);
+			run_handler("unknown");
 		}
 		if (pfd[3].revents)
 			pump_console();

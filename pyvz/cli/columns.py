@@ -10,38 +10,60 @@ from __future__ import annotations
 from pyvz.config.schema import SETTINGS
 from pyvz.ve.inventory import VeRow
 
-__all__ = ["Column", "COLUMNS", "ALIASES", "DEFAULT_FIELDS", "find"]
+__all__ = ["ALIASES", "COLUMNS", "DEFAULT_FIELDS", "UNLIMITED", "Column", "find"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+# How vzctl shows "no limit" in a beancounter (LONG_MAX on 64-bit).
+UNLIMITED = 2**63 - 1
+
+# Kinds whose text is cut to the column width when the column is not the last one
+# (vzctl trims strings and lists, never numbers).
+_TRIMMED = frozenset(("str", "list"))
+
+# Keys whose "unset" is a state of its own: vzctl prints ONBOOT as null in JSON when the
+# key is absent ("start if it was running before the reboot"); other flags are false.
+_TRISTATE = frozenset(("ONBOOT",))
+
+# vzctl's status order for ``-s status`` (include/vzlist.h), ties by CTID.
+_STATUS_RANK = {"running": 0, "stopped": 1, "mounted": 2, "suspended": 3}
+
 
 class Column:
-    """``width`` < 0 means left-aligned; ``kind`` is str, int, list, ubc, float or bool."""
+    """``width`` < 0 means left-aligned; ``kind`` is str, int, list, ubc, uptime, laverage,
+    bool or tristate (a bool whose unset state is null in JSON)."""
 
-    __slots__ = ("name", "header", "width", "kind", "get")
+    __slots__ = ("get", "header", "kind", "name", "rank", "width")
 
     def __init__(self, name: str, header: str, width: int, kind: str,
-                 get: Callable[[VeRow], object]) -> None:
+                 get: Callable[[VeRow], object],
+                 rank: Callable[[object], object] | None = None) -> None:
         self.name = name
         self.header = header
         self.width = width
         self.kind = kind
         self.get = get
+        self.rank = rank
+
+    @property
+    def trimmed(self) -> bool:
+        return self.kind in _TRIMMED
 
     def text(self, value: object, *, full: bool) -> str:
+        if self.kind in ("bool", "tristate"):
+            return "yes" if value else "no"
         if value is None or value == "" or value == []:
             return "-"
         if self.kind == "list":
             assert isinstance(value, list)
             return " ".join(value) if full else value[0]
-        if self.kind == "bool":
-            return "yes" if value else "no"
         if self.kind == "uptime":
             assert isinstance(value, float)
             s = int(value)
-            return f"{s // 86400}d{s % 86400 // 3600:02d}h:{s % 3600 // 60:02d}m:{s % 60:02d}s"
+            return f"{s // 86400:03d}d{s % 86400 // 3600:02d}h:{s % 3600 // 60:02d}m:" \
+                   f"{s % 60:02d}s"
         if self.kind == "laverage":
             assert isinstance(value, list)
             return "/".join(f"{v:.2f}" for v in value)
@@ -54,24 +76,38 @@ class Column:
     def to_json(self, value: object) -> object:
         if self.kind == "list":
             return value if value else []
+        if self.kind == "bool":
+            return bool(value)
+        if self.kind == "uptime":
+            return round(value, 3) if isinstance(value, float) else 0.0
+        if self.kind == "laverage":
+            return [round(v, 2) for v in value] if isinstance(value, list) else None
+        if self.kind == "ubc":
+            # held, maxheld and failcnt are 0 for a VE that is not running
+            assert isinstance(value, dict)
+            if value.get("held") is not None:
+                return value
+            return {k: (0 if k in ("held", "maxheld", "failcnt") else v)
+                    for k, v in value.items()}
         if value == "":
             return None
         return value
 
     def sort_key(self, value: object) -> tuple[int, object]:
+        if self.rank is not None:
+            return (1, self.rank(value))
+        if self.kind in ("bool", "tristate"):
+            return (1, bool(value))
         if value is None or value == "" or value == []:
             return (0, 0)
-        if self.kind in ("int", "float", "uptime"):
+        if self.kind in ("int", "uptime"):
             return (1, value)
         if self.kind == "ubc":
             assert isinstance(value, dict)
             return (1, value.get("held") or 0)
-        if self.kind == "laverage":
+        if self.kind in ("laverage", "list"):
             assert isinstance(value, list)
-            return (1, value[0])
-        if self.kind == "list":
-            assert isinstance(value, list)
-            return (1, value[0])
+            return (1, value)
         return (1, str(value))
 
 
@@ -88,17 +124,23 @@ def _config_getter(key: str, kind: str) -> Callable[[VeRow], object]:
                 return int(value)
             except ValueError:
                 return None
-        if kind == "bool":
+        if kind in ("bool", "tristate"):
             return value.lower() == "yes"
         return value
     return get
 
 
 def _numproc(row: VeRow) -> object:
-    held = row.numproc()
-    return {"held": held if held is not None else 0, "maxheld": None,
-            "barrier": None, "limit": None, "failcnt": 0} if row.status().running else \
-        {"held": None, "maxheld": None, "barrier": None, "limit": None, "failcnt": 0}
+    """numproc as a beancounter: held is the VE's task count; pyvz sets no task limit, so
+    barrier and limit are "unlimited".  maxheld is not tracked (None)."""
+    held = row.numproc() if row.status().running else None
+    return {"held": held, "maxheld": None, "barrier": UNLIMITED, "limit": UNLIMITED,
+            "failcnt": 0 if held is not None else None}
+
+
+def _smart_name(row: VeRow) -> object:
+    """NAME if set, else the CTID (a number in JSON, as vzctl prints it)."""
+    return row.ve.conf.get("NAME") or row.ctid
 
 
 def _build() -> dict[str, Column]:
@@ -108,17 +150,19 @@ def _build() -> dict[str, Column]:
         cols[col.name] = col
 
     add(Column("ctid", "CTID", 10, "int", lambda r: r.ctid))
-    add(Column("smart_name", "SMARTNAME", 10, "str",
-               lambda r: r.ve.conf.get("NAME") or str(r.ctid)))
-    add(Column("status", "STATUS", -9, "str", lambda r: r.status().word))
+    add(Column("smart_name", "SMARTNAME", 10, "str", _smart_name))
+    add(Column("status", "STATUS", -9, "str", lambda r: r.status().word,
+               rank=lambda v: _STATUS_RANK.get(str(v), len(_STATUS_RANK))))
     add(Column("numproc", "NPROC", 10, "ubc", _numproc))
     add(Column("uptime", "UPTIME", 15, "uptime", lambda r: r.uptime()))
-    add(Column("laverage", "LAVERAGE", -14, "laverage", lambda r: r.loadavg()))
+    add(Column("laverage", "LAVERAGE", 14, "laverage", lambda r: r.loadavg()))
     for s in SETTINGS:
         if s.column is None or s.column in cols:
             continue
         kind = {"array": "list", "integer": "int", "boolean": "bool"}.get(
             s.kind.json_type, "str")
+        if kind == "bool" and s.key in _TRISTATE:
+            kind = "tristate"
         add(Column(s.column, s.header or s.column.upper(), s.width, kind,
                    _config_getter(s.key, kind)))
     return cols

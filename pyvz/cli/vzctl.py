@@ -54,7 +54,7 @@ _CREATE = {"ostemplate": True, "config": True, "layout": True, "ve-layout": True
 
 
 class Invocation:
-    __slots__ = ("node", "ctid", "command", "args", "skiplock")
+    __slots__ = ("node", "ctid", "command", "args", "skiplock", "_ve")
 
     def __init__(self, node: Node, ctid: int, command: str, args: list[str],
                  skiplock: bool) -> None:
@@ -63,11 +63,14 @@ class Invocation:
         self.command = command
         self.args = args
         self.skiplock = skiplock
+        self._ve: VE | None = None
 
     def ve(self) -> VE:
-        from pyvz.ve.model import VE
+        if self._ve is None:
+            from pyvz.ve.model import VE
 
-        return VE(self.node, self.ctid)
+            self._ve = VE(self.node, self.ctid)
+        return self._ve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +117,31 @@ def _main(argv: list[str]) -> int:
     if ctid == 0 and command != "set":
         raise VzError(E.INVALID_PARAMETER_VALUE, "Only set actions are allowed for CT0")
     log.set_ctid(ctid)
-    return handler(Invocation(node, ctid, command, argv[2:], skiplock))
+    inv = Invocation(node, ctid, command, argv[2:], skiplock)
+    if command in _READOPT:
+        _readopt(inv)
+    return handler(inv)
+
+
+# commands that find a running VE whose monitor died give it a new one first
+_READOPT = frozenset(("status", "exec", "exec2", "exec3", "enter", "console", "set",
+                      "runscript", "start", "restart", "mount", "umount"))
+
+
+def _readopt(inv: Invocation) -> None:
+    from pyvz.ve.runstate import RunState
+
+    st = RunState.load(inv.node.paths.ve_run(inv.ctid))
+    if st is None or st.monitor_alive() or not st.init_alive():
+        return
+    from pyvz.ve.adopt import ensure_monitor
+
+    ve = inv.ve()
+    try:
+        with ve.lock("adopt"):
+            ensure_monitor(ve)
+    except VzError:
+        pass  # another command holds the lock; it or a later one will do it
 
 
 def _locked(inv: Invocation, ve: VE, fn: Callable[[], int]) -> int:

@@ -12,6 +12,11 @@ import sys
 from pyvz.cli.common import resolve_ctid, run_main
 from pyvz.errors import E, VzError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyvz.cli.columns import Column
+    from pyvz.ve.inventory import VeRow
+
 __all__ = ["main"]
 
 _LONG = {"all": "a", "stopped": "S", "name": "n", "no-header": "H", "no-trim": "t",
@@ -73,8 +78,11 @@ def _main(argv: list[str]) -> int:
         sys.stdout.write(__doc__ or "")
         return 0
     if "L" in flags:
-        for name in sorted(C.COLUMNS):
-            sys.stdout.write(f"{name:<15} {C.COLUMNS[name].header}\n")
+        names = sorted([*C.COLUMNS, *C.ALIASES])
+        for name in names:
+            col = C.find(name)
+            assert col is not None
+            sys.stdout.write(f"{name:<15} {col.header}\n")
         return 0
     if "1" in flags:
         flags["H"] = ""
@@ -82,12 +90,20 @@ def _main(argv: list[str]) -> int:
     fields = flags["o"].split(",") if "o" in flags else list(C.DEFAULT_FIELDS)
     if "n" in flags and fields and fields[0] in ("ctid", "veid", "vpsid"):
         fields[0] = "smart_name"
-    columns = []
+    columns: list[tuple[str, Column]] = []
     for f in fields:
         col = C.find(f)
         if col is None:
             raise VzError(E.INVALID_PARAMETER_SYNTAX, f"Unknown field: {f}")
-        columns.append(col)
+        columns.append((f, col))
+    sort_col: Column | None = None
+    reverse = False
+    if "s" in flags:
+        spec = flags["s"]
+        reverse = spec.startswith("-")
+        sort_col = C.find(spec[1:] if reverse else spec)
+        if sort_col is None:
+            raise VzError(E.INVALID_PARAMETER_SYNTAX, f"Invalid sort field name: {spec}")
 
     from pyvz.node import Node
     from pyvz.ve.inventory import Listing, VeRow, all_ctids
@@ -95,11 +111,12 @@ def _main(argv: list[str]) -> int:
 
     node = Node()
     if rest:
-        ctids = [resolve_ctid(node, a) for a in rest]
+        ctids = sorted({resolve_ctid(node, a) for a in rest})
     else:
         ctids = all_ctids(node)
     listing = Listing(node)
-    rows = []
+    rows: list[VeRow] = []
+    candidates = 0
     for ctid in ctids:
         ve = VE(node, ctid)
         if not ve.conf.exists:
@@ -108,74 +125,76 @@ def _main(argv: list[str]) -> int:
             continue
         row = VeRow(ve, listing)
         running = row.status().running
-        if "S" in flags and running:
-            continue
         if "a" not in flags and "S" not in flags and not running and not rest:
+            continue
+        candidates += 1
+        if "S" in flags and running:
             continue
         if not _matches(row, flags):
             continue
         rows.append(row)
 
-    if "s" in flags:
-        spec = flags["s"]
-        reverse = spec.startswith("-")
-        col = C.find(spec.lstrip("-"))
-        if col is None:
-            raise VzError(E.INVALID_PARAMETER_SYNTAX, f"Invalid sort field: {spec}")
-        rows.sort(key=lambda r: col.sort_key(col.get(r)), reverse=reverse)
+    if sort_col is not None:
+        col = sort_col
+        rows.sort(key=lambda r: col.sort_key(col.get(r)))
+        if reverse:
+            rows.reverse()
 
     if "j" in flags:
         return _print_json(rows, columns if "o" in flags else None)
-    _print_table(rows, columns, header="H" not in flags, trim="t" not in flags)
+    if not candidates:
+        # vzctl: nothing to list is not an error, and there is no header either
+        sys.stderr.write("Container(s) not found\n")
+        return 0
+    _print_table(rows, [c for _, c in columns], header="H" not in flags,
+                 trim="t" not in flags)
     return 0
 
 
-def _matches(row: object, flags: dict[str, str]) -> bool:
+def _matches(row: VeRow, flags: dict[str, str]) -> bool:
+    """Shell-pattern filters; a VE without the key never matches (vzctl)."""
     from fnmatch import fnmatchcase
 
-    from pyvz.ve.inventory import VeRow
-
-    assert isinstance(row, VeRow)
     for flag, key in (("h", "HOSTNAME"), ("N", "NAME"), ("d", "DESCRIPTION")):
-        if flag in flags and not fnmatchcase(row.ve.conf.get(key) or "", flags[flag]):
-            return False
+        if flag in flags:
+            value = row.ve.conf.get(key)
+            if not value or not fnmatchcase(value, flags[flag]):
+                return False
     return True
 
 
-def _print_table(rows: list[object], columns: list[object], *, header: bool,
+def _print_table(rows: list[VeRow], cols: list[Column], *, header: bool,
                  trim: bool) -> None:
-    from pyvz.cli.columns import Column
-
-    cols = [c for c in columns if isinstance(c, Column)]
+    """vzctl's printf layout: each cell ``%Ns`` or ``%-Ns``, one space between cells,
+    trailing blanks cut.  Unless ``trim`` is off, strings and lists in all but the last
+    column are cut to the column width (headers never are)."""
     out = []
 
-    def cell(col: Column, text: str, last: bool) -> str:
-        width = abs(col.width)
-        if trim and not last and len(text) > width and col.width < 0:
-            text = text[:width]
-        return text.rjust(width) if col.width > 0 else text.ljust(width)
+    def pad(col: Column, text: str) -> str:
+        return text.rjust(col.width) if col.width > 0 else text.ljust(-col.width)
 
     if header:
-        out.append(" ".join(cell(c, c.header, i == len(cols) - 1)
-                            for i, c in enumerate(cols)).rstrip())
+        out.append(" ".join(pad(c, c.header) for c in cols).rstrip())
     for row in rows:
         parts = []
         for i, c in enumerate(cols):
             last = i == len(cols) - 1
-            parts.append(cell(c, c.text(c.get(row), full=last or not trim), last))  # type: ignore[arg-type]
+            text = c.text(c.get(row), full=last or not trim)
+            if trim and not last and c.trimmed:
+                text = text[:abs(c.width)]
+            parts.append(pad(c, text))
         out.append(" ".join(parts).rstrip())
     if out:
         sys.stdout.write("\n".join(out) + "\n")
 
 
-def _print_json(rows: list[object], columns: list[object] | None) -> int:
+def _print_json(rows: list[VeRow], columns: list[tuple[str, Column]] | None) -> int:
     import json
 
-    from pyvz.cli.columns import COLUMNS, Column
+    from pyvz.cli.columns import COLUMNS
 
-    cols = [c for c in (columns if columns is not None else
-                        [COLUMNS[n] for n in sorted(COLUMNS)]) if isinstance(c, Column)]
-    data = [{c.name: c.to_json(c.get(r)) for c in cols} for r in rows]  # type: ignore[arg-type]
+    cols = columns if columns is not None else [(n, COLUMNS[n]) for n in sorted(COLUMNS)]
+    data = [{name: c.to_json(c.get(r)) for name, c in cols} for r in rows]
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
     return 0
 

@@ -214,13 +214,14 @@ def _fork_in_root(ve: VE, err_w: int) -> int:
                 os._exit(1)
             os.close(ready_w)
             os.close(go_r)
+            sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+            # chroot while the path is still looked up with the node root's uid
+            os.chroot(root)
+            os.chdir("/")
             if uid:
                 os.setresgid(0, 0, 0)
                 os.setgroups([])
                 os.setresuid(0, 0, 0)
-            sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
-            os.chroot(root)
-            os.chdir("/")
             if not uid:
                 sc.capset_keep(sum(1 << CAP_NUMBERS[c] for c in
                                    ("chown", "dac_override", "fowner", "fsetid")))

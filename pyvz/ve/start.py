@@ -352,10 +352,6 @@ def _init_side(plan: _Plan, console: int, go_r: int, err_w: int) -> None:
         sc.unshare(sc.CLONE_NEWNS)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
         sc.unshare(sc.CLONE_NEWCGROUP)  # its cgroups (joined by M) become the VE's "/"
-        if plan.userns:
-            os.setresgid(0, 0, 0)
-            os.setgroups([])
-            os.setresuid(0, 0, 0)
         if plan.hostname:
             sc.sethostname(plan.hostname.split(".")[0] if len(plan.hostname) > 64
                            else plan.hostname)
@@ -370,6 +366,12 @@ def _init_side(plan: _Plan, console: int, go_r: int, err_w: int) -> None:
         sc.pivot_root(".", ".")
         sc.umount(".", sc.MNT_DETACH)
         os.chdir("/")
+        # only now become the VE's root: until here paths on the node were looked up with
+        # the node root's uid, so VE_ROOT may lie below directories only root can enter
+        if plan.userns:
+            os.setresgid(0, 0, 0)
+            os.setgroups([])
+            os.setresuid(0, 0, 0)
         _apply_guest_settings(plan)
         sc.capset_keep(plan.caps)
         os.setsid()

@@ -2,7 +2,7 @@
 
     monitor_harness.py JSON
 
-JSON is ``{"child": [argv], "monitor": [argv]}``.  In the monitor argv the words
+JSON is ``{"child": [argv], "monitor": [argv], "wait_child": bool}``.  In the monitor argv the words
 ``{pid}``, ``{master}`` and ``{slave}`` become the child's pid and the pty fds.  The
 child's pid is printed on stdout (one line) before the exec, so the monitor really is
 the child's parent, as it is under ``vzctl start``.  A stray inheritable pipe is left
@@ -30,6 +30,10 @@ def main() -> None:
             os.execvp(spec["child"][0], spec["child"])
         finally:
             os._exit(127)
+    if spec.get("wait_child"):
+        # Let init die (unreaped) before the monitor exists: its output is still in the
+        # pty and its SIGCHLD is lost, as when a VE's init fails at once.
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
     os.set_inheritable(master, True)
     os.set_inheritable(slave, True)
     _, stray = os.pipe()

@@ -1,0 +1,150 @@
+"""A command killed with SIGKILL at any point leaves a state the next command repairs.
+
+Each case kills a real ``vzctl`` after a range of delays (so the kill lands in different
+steps), then checks that re-running commands brings the VE to a clean, consistent state:
+no stray mount, cgroup, run state, lock or half-made private area.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import BIN, Node
+
+DELAYS = (0.0, 0.01, 0.025, 0.05, 0.1, 0.2)
+
+
+def _kill_after(node: Node, delay: float, *args: str) -> None:
+    proc = subprocess.Popen([str(BIN / "vzctl"), *args], env=node.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)  # only the command itself, by its PID
+    proc.wait()
+
+
+def _mounts_of(node: Node, ctid: int) -> list[str]:
+    prefixes = (str(node.ve_root(ctid)), str(node.private(ctid)))
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f
+                if line.split()[4].startswith(prefixes)]
+
+
+def _assert_clean_stopped(node: Node, ctid: int) -> None:
+    """Stopped (or gone) with nothing of a run left over."""
+    status = node.vzctl("status", str(ctid)).stdout.split()
+    assert status[-1] == "down", status
+    assert status[3] == "unmounted", status
+    assert not _mounts_of(node, ctid)
+    assert not any(d.exists() for d in node.cgroup_dirs(ctid))
+    assert not (node.root / f"run/pyvz/{ctid}").exists()
+    lock = node.root / f"vz/lock/{ctid}.lck"
+    if lock.exists():
+        with open(lock) as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it
+
+
+def _assert_gone(node: Node, ctid: int) -> None:
+    _assert_clean_stopped(node, ctid)
+    assert not node.conf(ctid).exists()
+    assert not node.private(ctid).exists()
+    leftovers = [p.name for p in (node.root / "vz/private").iterdir()
+                 if p.name.startswith(f"{ctid}.")]
+    assert not leftovers
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_killed_create(node: Node, delay: float) -> None:
+    ctid = node.new_ctid()
+    try:
+        _kill_after(node, delay, "create", str(ctid), "--ostemplate", "busybox")
+        status = node.vzctl("status", str(ctid)).stdout.split()
+        if status[2] == "exist":
+            assert node.vzctl("create", str(ctid), "--ostemplate", "busybox").returncode == 44
+        else:
+            assert not node.conf(ctid).exists()  # never a config without a private area
+            node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        node.vzctl("start", str(ctid), check=True)
+        node.vzctl("stop", str(ctid), check=True)
+        _assert_clean_stopped(node, ctid)
+        node.vzctl("destroy", str(ctid), check=True)
+        _assert_gone(node, ctid)
+    finally:
+        node.vzctl("stop", str(ctid), "--fast")
+        node.vzctl("destroy", str(ctid))
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_killed_start(node: Node, delay: float) -> None:
+    ctid = node.new_ctid()
+    try:
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        _kill_after(node, delay, "start", str(ctid))
+        r = node.vzctl("start", str(ctid))
+        assert r.returncode in (0, 32), r
+        assert node.vzctl("exec", str(ctid), "true").returncode == 0
+        node.vzctl("stop", str(ctid), check=True)
+        _assert_clean_stopped(node, ctid)
+    finally:
+        node.vzctl("stop", str(ctid), "--fast")
+        node.vzctl("destroy", str(ctid))
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_killed_stop(node: Node, delay: float) -> None:
+    ctid = node.new_ctid()
+    try:
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        node.vzctl("start", str(ctid), check=True)
+        _kill_after(node, delay, "stop", str(ctid))
+        node.vzctl("stop", str(ctid), check=True)
+        _assert_clean_stopped(node, ctid)
+        node.vzctl("start", str(ctid), check=True)  # and it still starts
+        node.vzctl("stop", str(ctid), "--fast", check=True)
+        _assert_clean_stopped(node, ctid)
+    finally:
+        node.vzctl("stop", str(ctid), "--fast")
+        node.vzctl("destroy", str(ctid))
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_killed_destroy(node: Node, delay: float) -> None:
+    ctid = node.new_ctid()
+    try:
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        (node.ve_root(ctid).parent).mkdir(parents=True, exist_ok=True)
+        _kill_after(node, delay, "destroy", str(ctid))
+        r = node.vzctl("destroy", str(ctid))
+        assert r.returncode in (0, 14), r
+        _assert_gone(node, ctid)
+        # the CTID is free again
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+    finally:
+        node.vzctl("destroy", str(ctid))
+
+
+def test_killed_start_of_many_leaves_no_processes(node: Node) -> None:
+    """After kills and repairs, no process of this node's VEs is left behind."""
+    ctid = node.new_ctid()
+    try:
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        for delay in DELAYS:
+            _kill_after(node, delay, "start", str(ctid))
+            node.vzctl("stop", str(ctid), "--fast", check=True)
+        _assert_clean_stopped(node, ctid)
+        sock = Path(node.root / f"run/pyvz/{ctid}/console.sock")
+        assert not sock.exists()
+        time.sleep(0.2)
+        monitors = subprocess.run(["pgrep", "-f", f"pyvz-monitor --ctid {ctid} .*{node.root}"],
+                                  capture_output=True, text=True).stdout.split()
+        assert monitors == [], monitors
+    finally:
+        node.vzctl("stop", str(ctid), "--fast")
+        node.vzctl("destroy", str(ctid))
+        os.sync()
