@@ -161,8 +161,7 @@ static void parse_args(int argc, char **argv)
 		usage_error("%s", "--socket and --log must be absolute paths");
 	if (strchr(opt.handler[0], '/') && opt.handler[0][0] != '/')
 		usage_error("%s", "HANDLER must be absolute or a bare name looked up in PATH");
-	/* +4 for the ".new" name we bind to before renaming into place. */
-	if (strlen(opt.socket_path) + 4 >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (strlen(opt.socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		usage_error("%s", "--socket path is too long");
 	if (strlen(opt.log_path) + 2 >= PATH_MAX)
 		usage_error("%s", "--log path is too long");
@@ -290,12 +289,14 @@ static int pump_console(void)
 static void open_listener(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int atomic = strlen(opt.socket_path) + 4 < sizeof(sa.sun_path);
 	mode_t old_umask;
 	int fd, ok;
 
 	/* Bind under a temporary name and rename() into place: the path then appears only
-	 * once it accepts connections, and rename() replaces a stale socket atomically. */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.new", opt.socket_path);
+	 * once it accepts connections (a client racing our start gets no ECONNREFUSED), and
+	 * rename() replaces a stale socket.  Paths too long for the suffix bind directly. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), atomic ? "%s.new" : "%s", opt.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		warn("socket: %s", strerror(errno));
@@ -304,7 +305,7 @@ static void open_listener(void)
 	unlink(sa.sun_path);
 	old_umask = umask(0177); /* bind() creates the file 0777 & ~umask: 0600 */
 	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 16) == 0 &&
-	     rename(sa.sun_path, opt.socket_path) == 0;
+	     (!atomic || rename(sa.sun_path, opt.socket_path) == 0);
 	umask(old_umask);
 	if (!ok) {
 		/* Without a socket the VE still runs and still gets cleaned up; just no console. */
@@ -365,16 +366,6 @@ static void shutdown_io(void)
 	close_range(3, ~0U, 0);
 }
 
-static void run_handler(const char *status);
-
-static void init_exited(int status)
-{
-	char word[16];
-
-	snprintf(word, sizeof(word), "%d", status);
-	run_handler(word);
-}
-
 static void run_handler(const char *status)
 {
 	size_t n = 0;
@@ -398,6 +389,14 @@ static void run_handler(const char *status)
 	execvp(argv[0], argv);
 	warn("cannot exec handler %s: %s", argv[0], strerror(errno));
 	exit(127);
+}
+
+static void init_exited(int status)
+{
+	char word[16];
+
+	snprintf(word, sizeof(word), "%d", status);
+	run_handler(word);
 }
 
 /* Reap every child that exited (M may have left others); if one is init, run the handler. */

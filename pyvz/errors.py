@@ -14,7 +14,7 @@ Kept free of imports: it is loaded by every command.
 
 from __future__ import annotations
 
-__all__ = ["VzError", "LockedError", "E"]
+__all__ = ["E", "LockedError", "VzError"]
 
 
 class E:

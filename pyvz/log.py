@@ -11,40 +11,49 @@ import os
 import sys
 import time
 
-__all__ = ["setup", "set_ctid", "info", "warn", "error", "debug", "verbose_level"]
+__all__ = ["debug", "error", "info", "set_ctid", "setup", "verbose_level", "warn"]
 
-_state = {"verbose": 0, "quiet": False, "file": "", "file_level": 0, "prog": "vzctl", "ctid": ""}
+class _State:
+    verbose = 0
+    quiet = False
+    file = ""
+    file_level = 0
+    prog = "vzctl"
+    ctid = ""
+
+
+_state = _State()
 
 
 def setup(*, prog: str | None = None, verbose: int | None = None, quiet: bool | None = None,
           logfile: str | None = None, file_level: int | None = None) -> None:
     if prog is not None:
-        _state["prog"] = prog
+        _state.prog = prog
     if verbose is not None:
-        _state["verbose"] = verbose
+        _state.verbose = verbose
     if quiet is not None:
-        _state["quiet"] = quiet
+        _state.quiet = quiet
     if logfile is not None:
-        _state["file"] = logfile
+        _state.file = logfile
     if file_level is not None:
-        _state["file_level"] = file_level
+        _state.file_level = file_level
 
 
 def set_ctid(ctid: int | str) -> None:
-    _state["ctid"] = str(ctid)
+    _state.ctid = str(ctid)
 
 
 def verbose_level() -> int:
-    return int(_state["verbose"])
+    return _state.verbose
 
 
 def _to_file(level: int, msg: str) -> None:
-    path = str(_state["file"])
-    if not path or level > int(_state["file_level"]):
+    path = _state.file
+    if not path or level > _state.file_level:
         return
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    ctid = f"CT {_state['ctid']} : " if _state["ctid"] else ""
-    line = f"{stamp} {_state['prog']} : {ctid}{msg}\n"
+    ctid = f"CT {_state.ctid} : " if _state.ctid else ""
+    line = f"{stamp} {_state.prog} : {ctid}{msg}\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
@@ -55,25 +64,25 @@ def _to_file(level: int, msg: str) -> None:
         os.close(fd)
 
 
-def _emit(level: int, msg: str, stream: object) -> None:
+def _emit(level: int, msg: str, to_stderr: bool) -> None:
     _to_file(level, msg)
-    if level < 0 or (not _state["quiet"] and level <= int(_state["verbose"])):
-        out = sys.stderr if stream is sys.stderr else sys.stdout
+    if level < 0 or (not _state.quiet and level <= _state.verbose):
+        out = sys.stderr if to_stderr else sys.stdout
         out.write(msg + "\n")
         out.flush()
 
 
 def info(msg: str) -> None:
-    _emit(0, msg, sys.stdout)
+    _emit(0, msg, False)
 
 
 def warn(msg: str) -> None:
-    _emit(0, "Warning: " + msg, sys.stderr)
+    _emit(0, "Warning: " + msg, True)
 
 
 def error(msg: str) -> None:
-    _emit(-1, msg, sys.stderr)
+    _emit(-1, msg, True)
 
 
 def debug(msg: str, level: int = 1) -> None:
-    _emit(level, msg, sys.stdout)
+    _emit(level, msg, False)

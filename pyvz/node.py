@@ -9,7 +9,7 @@ from pyvz.config.layers import BUILTIN_DEFAULTS, VeConfig
 from pyvz.errors import E, VzError
 from pyvz.paths import Paths
 
-__all__ = ["Node", "DEFAULT_VZ_CONF"]
+__all__ = ["DEFAULT_VZ_CONF", "Node"]
 
 DEFAULT_VZ_CONF = """\
 ## Global parameters of pyvz (vzctl's vz.conf format: KEY="value").
@@ -41,7 +41,7 @@ IPV6="yes"
 class Node:
     """Paths plus vz.conf.  Cheap to build; vz.conf is read on first access."""
 
-    __slots__ = ("paths", "_global")
+    __slots__ = ("_global", "paths")
 
     def __init__(self, paths: Paths | None = None) -> None:
         self.paths = paths or Paths.from_env()

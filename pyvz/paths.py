@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["Paths", "ENV_ROOT"]
+__all__ = ["ENV_ROOT", "Paths"]
 
 ENV_ROOT = "VZ_ROOT"
 
 
 class Paths:
     __slots__ = (
-        "root", "etc_vz", "vz_conf", "conf_dir", "vz_dir", "private_dir", "root_dir",
-        "template_dir", "lock_dir", "dump_dir", "run_dir", "log_dir", "log_file",
+        "conf_dir",
+        "dump_dir",
+        "etc_vz",
+        "lock_dir",
+        "log_dir",
+        "log_file",
         "node_name",
+        "private_dir",
+        "root",
+        "root_dir",
+        "run_dir",
+        "template_dir",
+        "vz_conf",
+        "vz_dir",
     )
 
     def __init__(self, root: str = "/") -> None:
@@ -67,4 +78,4 @@ def node_name_for(root: str) -> str:
         return "pyvz"
     import zlib
 
-    return "pyvz-%08x" % zlib.crc32(os.path.realpath(root).encode())
+    return f"pyvz-{zlib.crc32(os.path.realpath(root).encode()):08x}"

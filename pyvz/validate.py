@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from pyvz.errors import E, VzError
 
-__all__ = ["CTID_MAX", "parse_ctid", "check_name", "check_hostname", "check_ip",
-           "check_path", "check_bool", "is_ctid_text"]
+__all__ = [
+    "CTID_MAX",
+    "check_bool",
+    "check_hostname",
+    "check_ip",
+    "check_name",
+    "check_path",
+    "is_ctid_text",
+    "parse_ctid",
+]
 
 CTID_MAX = 2147483644
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

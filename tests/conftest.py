@@ -37,7 +37,8 @@ class Node:
 
     def run(self, prog: str, *args: str, input: bytes | None = None, timeout: float = 120,
             check: bool = False) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(BIN / prog), *args], env=self.env, input=input and input.decode(),
+        proc = subprocess.run([str(BIN / prog), *args], env=self.env,
+                              input=input and input.decode(),
                               capture_output=True, text=True, timeout=timeout,
                               stdin=None if input is not None else subprocess.DEVNULL)
         if check and proc.returncode != 0:

@@ -58,7 +58,7 @@ def test_different_ves_in_parallel(make_ve: object) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for v in ves]
     for p in procs:
-        out, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
     for v in ves:
         assert v.exec("true").returncode == 0

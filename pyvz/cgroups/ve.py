@@ -15,11 +15,12 @@ import time
 from pyvz.cgroups.files import CgroupFiles
 from pyvz.cgroups.hierarchy import Hierarchies
 
-__all__ = ["VeCgroups", "DEFAULT_DEVICE_RULES"]
+__all__ = ["DEFAULT_DEVICE_RULES", "VeCgroups"]
 
 # What a VE may open in /dev (v1 devices controller): the nodes pyvz puts there.
 DEFAULT_DEVICE_RULES = (
-    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  # null zero full random urandom
+    # null, zero, full, random, urandom
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
     "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",                            # tty console ptmx
     "c 136:* rwm",                                                    # ptys
     "c 10:200 rwm",                                                   # tun
@@ -27,7 +28,7 @@ DEFAULT_DEVICE_RULES = (
 
 
 class VeCgroups:
-    __slots__ = ("hier", "node", "ctid", "io")
+    __slots__ = ("ctid", "hier", "io", "node")
 
     def __init__(self, hier: Hierarchies, node: str, ctid: int,
                  io: CgroupFiles | None = None) -> None:
@@ -133,6 +134,29 @@ class VeCgroups:
             except OSError:
                 continue
         return None
+
+    def pids_counters(self) -> dict[str, int | None]:
+        """numproc as a beancounter: held, maxheld, limit (None: unlimited) and failcnt,
+        from the pids controller's own counters."""
+        out: dict[str, int | None] = {"held": self.task_count(), "maxheld": None,
+                                      "limit": None, "failcnt": 0}
+        d = self.dir_for("pids")
+        if d is None:
+            return out
+        for name, key in (("pids.peak", "maxheld"), ("pids.max", "limit")):
+            try:
+                text = self.io.read(d, name).strip()
+                out[key] = None if text == "max" else int(text)
+            except (OSError, ValueError):
+                pass
+        try:
+            for line in self.io.read(d, "pids.events").splitlines():
+                word, _, count = line.partition(" ")
+                if word == "max":
+                    out["failcnt"] = int(count)
+        except (OSError, ValueError):
+            pass
+        return out
 
     def exists(self) -> bool:
         return any(self.io.exists(d) for d in self.dirs())

@@ -131,11 +131,15 @@ def _config_getter(key: str, kind: str) -> Callable[[VeRow], object]:
 
 
 def _numproc(row: VeRow) -> object:
-    """numproc as a beancounter: held is the VE's task count; pyvz sets no task limit, so
-    barrier and limit are "unlimited".  maxheld is not tracked (None)."""
-    held = row.numproc() if row.status().running else None
-    return {"held": held, "maxheld": None, "barrier": UNLIMITED, "limit": UNLIMITED,
-            "failcnt": 0 if held is not None else None}
+    """numproc as a beancounter, from the pids controller: held and maxheld tasks, the
+    limit ("unlimited" unless one is set) and how often it was hit."""
+    counters = row.numproc_counters()
+    if counters is None:
+        return {"held": None, "maxheld": None, "barrier": UNLIMITED, "limit": UNLIMITED,
+                "failcnt": None}
+    limit = counters["limit"] if counters["limit"] is not None else UNLIMITED
+    return {"held": counters["held"], "maxheld": counters["maxheld"], "barrier": limit,
+            "limit": limit, "failcnt": counters["failcnt"]}
 
 
 def _smart_name(row: VeRow) -> object:

@@ -9,7 +9,7 @@ import sys
 from pyvz import log
 from pyvz.errors import E, VzError
 
-__all__ = ["run_main", "resolve_ctid", "setup_logging", "require_root"]
+__all__ = ["require_root", "resolve_ctid", "run_main", "setup_logging"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def run_main(func: Callable[[list[str]], int], argv: list[str] | None = None) ->
     except BrokenPipeError:
         # the reader went away (vzlist | head): not an error of ours
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pyvz.errors import E, VzError
 
-__all__ = ["parse", "canonical"]
+__all__ = ["canonical", "parse"]
 
 
 def canonical(name: str) -> str:
@@ -33,11 +33,13 @@ def parse(argv: list[str], options: dict[str, bool], *, command: str,
         if arg == "--":
             rest.extend(argv[i:])
             break
-        if arg.startswith("-") and len(arg) > 1 and not (rest and stop_at_positional):
-            name, eq, value = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and len(arg) > 1:
+            # long options take two dashes, one-letter ones one; ``-save`` is not ``--save``
+            body = arg[2:] if arg.startswith("--") else arg[1:]
+            name, eq, value = body.partition("=")
             key = canonical(name)
-            if key not in options or (not arg.startswith("--") and len(name) > 1
-                                      and key not in options):
+            if key not in options or body.startswith("-") or \
+                    (not arg.startswith("--") and len(name) != 1):
                 raise VzError(E.INVALID_PARAMETER_SYNTAX,
                               f"Invalid option {arg.split('=')[0]} for {command}")
             if options[key]:

@@ -54,7 +54,7 @@ _CREATE = {"ostemplate": True, "config": True, "layout": True, "ve-layout": True
 
 
 class Invocation:
-    __slots__ = ("node", "ctid", "command", "args", "skiplock", "_ve")
+    __slots__ = ("_ve", "args", "command", "ctid", "node", "skiplock")
 
     def __init__(self, node: Node, ctid: int, command: str, args: list[str],
                  skiplock: bool) -> None:

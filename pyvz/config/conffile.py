@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ConfFile", "parse_line", "format_line"]
+__all__ = ["ConfFile", "format_line", "parse_line"]
 
 
 def parse_line(line: str) -> tuple[str, str] | None:
@@ -24,10 +24,12 @@ def parse_line(line: str) -> tuple[str, str] | None:
             not all(c.isalnum() or c == "_" for c in key):
         return None
     value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1]
-    elif value and value[0] in "\"'":
-        return None  # an unterminated quote: leave the line alone, as unknown text
+    if value and value[0] in "\"'":
+        end = value.find(value[0], 1)
+        rest = value[end + 1:].strip() if end > 0 else ""
+        if end < 0 or (rest and not rest.startswith("#")):
+            return None  # an unterminated quote or junk after it: not ours to read
+        value = value[1:end]
     else:
         # unquoted: a trailing comment ends the value, as in the shell
         hash_at = value.find(" #")
@@ -43,7 +45,7 @@ def format_line(key: str, value: str) -> str:
 class ConfFile:
     """One config file's lines, with the last assignment of each key being its value."""
 
-    __slots__ = ("path", "lines", "_original")
+    __slots__ = ("_original", "lines", "path")
 
     def __init__(self, path: str, text: str = "") -> None:
         self.path = path
@@ -115,14 +117,27 @@ class ConfFile:
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text`` (temp file, fsync, rename); an existing file keeps its
+    mode."""
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        pass
     tmp = f"{path}.tmp.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, text.encode("utf-8", errors="surrogateescape"))
-        os.fsync(fd)
+        try:
+            data = text.encode("utf-8", errors="surrogateescape")
+            while data:
+                data = data[os.write(fd, data):]
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
     except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
-    os.close(fd)
-    os.rename(tmp, path)

@@ -10,8 +10,21 @@ from __future__ import annotations
 from pyvz import validate
 from pyvz.errors import E, VzError
 
-__all__ = ["Kind", "Str", "Int", "YesNo", "Words", "IpList", "Hostname", "Name", "PathKind",
-           "Choice", "Text", "OnOffList", "bad_value"]
+__all__ = [
+    "Choice",
+    "Hostname",
+    "Int",
+    "IpList",
+    "Kind",
+    "Name",
+    "OnOffList",
+    "PathKind",
+    "Str",
+    "Text",
+    "Words",
+    "YesNo",
+    "bad_value",
+]
 
 
 def bad_value(option: str, text: str, code: int = E.INVALID_PARAMETER_VALUE) -> VzError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pyvz.config.conffile import ConfFile
 
-__all__ = ["VeConfig", "expand_veid", "BUILTIN_DEFAULTS"]
+__all__ = ["BUILTIN_DEFAULTS", "VeConfig", "expand_veid"]
 
 # What a key means when neither vz.conf nor CTID.conf says anything.
 BUILTIN_DEFAULTS = {
@@ -25,14 +25,33 @@ BUILTIN_DEFAULTS = {
 
 
 def expand_veid(value: str, ctid: int) -> str:
-    return value.replace("$VEID", str(ctid)).replace("${VEID}", str(ctid)) \
-        .replace("$VE_ID", str(ctid))
+    """``$VEID``, ``${VEID}``, ``$VE_ID`` and ``${VE_ID}`` stand for the CTID (a longer
+    name such as ``$VEIDX`` is left alone, as the shell would)."""
+    out = []
+    i = 0
+    while i < len(value):
+        if value[i] == "$":
+            for name in ("{VEID}", "{VE_ID}", "VE_ID", "VEID"):
+                end = i + 1 + len(name)
+                nxt = value[end:end + 1]
+                if value.startswith(name, i + 1) and \
+                        (name[0] == "{" or not (nxt.isalnum() or nxt == "_")):
+                    out.append(str(ctid))
+                    i = end
+                    break
+            else:
+                out.append("$")
+                i += 1
+            continue
+        out.append(value[i])
+        i += 1
+    return "".join(out)
 
 
 class VeConfig:
     """The effective configuration of one VE (or of the node, for CTID 0)."""
 
-    __slots__ = ("ctid", "global_values", "file", "overrides", "_own")
+    __slots__ = ("_own", "ctid", "file", "global_values", "overrides")
 
     def __init__(self, ctid: int, global_values: dict[str, str], file: ConfFile | None) -> None:
         self.ctid = ctid

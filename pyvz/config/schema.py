@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from pyvz.config import kinds as k
 
-__all__ = ["Setting", "SETTINGS", "BY_KEY", "BY_OPTION", "CAPABILITIES", "lookup",
-           "VE", "GLOBAL", "BOTH", "CONFIG_ONLY", "LIVE", "RESTART"]
+__all__ = [
+    "BOTH",
+    "BY_KEY",
+    "BY_OPTION",
+    "CAPABILITIES",
+    "CONFIG_ONLY",
+    "GLOBAL",
+    "LIVE",
+    "RESTART",
+    "SETTINGS",
+    "VE",
+    "Setting",
+    "lookup",
+]
 
 # scope: where a key may appear
 VE, GLOBAL, BOTH = "ve", "global", "both"
@@ -33,8 +45,20 @@ class Setting:
     operation is ``set`` (replace), ``add``/``del`` (list members) or ``list`` (the
     option may repeat in one command and the values form the new list)."""
 
-    __slots__ = ("key", "kind", "options", "aliases", "scope", "apply", "save_only",
-                 "column", "header", "width", "help", "create_only")
+    __slots__ = (
+        "aliases",
+        "apply",
+        "column",
+        "create_only",
+        "header",
+        "help",
+        "key",
+        "kind",
+        "options",
+        "save_only",
+        "scope",
+        "width",
+    )
 
     def __init__(self, key: str, kind: k.Kind, *, options: tuple[tuple[str, str], ...] = (),
                  aliases: tuple[str, ...] = (), scope: str = VE, apply: str = CONFIG_ONLY,
@@ -62,25 +86,25 @@ def _opt(name: str, op: str = "set") -> tuple[tuple[str, str], ...]:
 SETTINGS: tuple[Setting, ...] = (
     Setting("VEID", k.Int(0), help="CT id (informational)"),
     Setting("NAME", k.Name(), options=_opt("name"), save_only=True, column="name",
-            width=-10, help="name usable instead of the CTID"),
+            width=-32, help="name usable instead of the CTID"),
     Setting("DESCRIPTION", k.Text(), options=_opt("description"), column="description",
             width=-32, help="free text"),
-    Setting("ONBOOT", k.YesNo(), options=_opt("onboot"), column="onboot", width=-6,
+    Setting("ONBOOT", k.YesNo(), options=_opt("onboot"), column="onboot", width=6,
             help="start at node boot"),
     Setting("BOOTORDER", k.Int(0), options=_opt("bootorder"), column="bootorder", width=10,
             help="higher starts earlier at boot; unset starts last"),
     Setting("DISABLED", k.YesNo(), options=_opt("disabled"), column="disabled", header="DISABL",
-            width=-6, help="refuse to start unless --force"),
+            width=6, help="refuse to start unless --force"),
     Setting("OSTEMPLATE", k.Str(), options=_opt("ostemplate"), save_only=True, scope=BOTH,
-            column="ostemplate", width=-24, help="OS template the VE was made from"),
-    Setting("ORIGIN_SAMPLE", k.Str(), column="origin_sample", width=-10,
+            column="ostemplate", width=-32, help="OS template the VE was made from"),
+    Setting("ORIGIN_SAMPLE", k.Str(), column="origin_sample", width=32,
             help="sample config used at create"),
     Setting("VE_ROOT", k.PathKind(), options=_opt("root"), scope=BOTH, column="root",
             width=-32, help="mount point of the VE's root ($VEID = CTID)"),
     Setting("VE_PRIVATE", k.PathKind(), options=_opt("private"), scope=BOTH, column="private",
             width=-32, help="the VE's private area ($VEID = CTID)"),
     Setting("VE_LAYOUT", k.Choice("overlay", "simfs"), options=_opt("layout"), scope=BOTH,
-            create_only=True, column="layout", width=-8, help="storage layout"),
+            create_only=True, column="layout", width=-6, help="storage layout"),
     Setting("STOP_TIMEOUT", k.Int(0, 86400), options=_opt("stop-timeout"), scope=BOTH,
             save_only=True, help="seconds a graceful stop may take before the VE is killed"),
     Setting("LOCAL_UID", k.Int(0, 2**32 - 65537), options=_opt("local_uid"), scope=BOTH,

@@ -59,7 +59,7 @@ def preload(ostemplate: str | None) -> Dist:
     import random  # noqa: F401
     import time  # noqa: F401
 
-    import pyvz.dists.crypt  # noqa: F401
+    import pyvz.dists.crypt
     import pyvz.validate  # noqa: F401
 
     return for_template(ostemplate)

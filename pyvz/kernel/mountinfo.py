@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MountEntry", "read_mounts", "is_mountpoint", "unescape", "mounts_under"]
+__all__ = ["MountEntry", "is_mountpoint", "mounts_under", "read_mounts", "unescape"]
 
 
 def unescape(field: str) -> str:
@@ -23,8 +23,16 @@ def unescape(field: str) -> str:
 
 
 class MountEntry:
-    __slots__ = ("mount_id", "parent_id", "root", "target", "options", "fstype", "source",
-                 "super_options")
+    __slots__ = (
+        "fstype",
+        "mount_id",
+        "options",
+        "parent_id",
+        "root",
+        "source",
+        "super_options",
+        "target",
+    )
 
     def __init__(self, line: str) -> None:
         left, _, right = line.partition(" - ")

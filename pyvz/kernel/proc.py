@@ -12,7 +12,7 @@ import os
 from pyvz import log
 from pyvz.errors import VzError
 
-__all__ = ["run", "quote_argv", "exit_description"]
+__all__ = ["exit_description", "quote_argv", "run"]
 
 
 def quote_argv(argv: list[str]) -> str:

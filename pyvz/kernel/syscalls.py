@@ -12,14 +12,46 @@ import ctypes
 import os
 
 __all__ = [
-    "CLONE_NEWNS", "CLONE_NEWCGROUP", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWUSER",
-    "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_NEWTIME", "ALL_VE_NAMESPACES",
-    "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_REMOUNT", "MS_BIND", "MS_REC",
-    "MS_PRIVATE", "MS_SLAVE", "MS_NOATIME", "MS_RELATIME", "MNT_DETACH",
-    "mount", "umount", "unshare", "setns", "clone", "pivot_root", "sethostname",
-    "pidfd_send_signal", "openat2", "RESOLVE_IN_ROOT", "RESOLVE_NO_MAGICLINKS",
-    "prctl", "PR_SET_PDEATHSIG", "PR_SET_NAME", "PR_CAPBSET_DROP", "PR_SET_NO_NEW_PRIVS",
-    "PR_SET_CHILD_SUBREAPER", "close_range", "capset_keep",
+    "ALL_VE_NAMESPACES",
+    "CLONE_NEWCGROUP",
+    "CLONE_NEWIPC",
+    "CLONE_NEWNET",
+    "CLONE_NEWNS",
+    "CLONE_NEWPID",
+    "CLONE_NEWTIME",
+    "CLONE_NEWUSER",
+    "CLONE_NEWUTS",
+    "MNT_DETACH",
+    "MS_BIND",
+    "MS_NOATIME",
+    "MS_NODEV",
+    "MS_NOEXEC",
+    "MS_NOSUID",
+    "MS_PRIVATE",
+    "MS_RDONLY",
+    "MS_REC",
+    "MS_RELATIME",
+    "MS_REMOUNT",
+    "MS_SLAVE",
+    "PR_CAPBSET_DROP",
+    "PR_SET_CHILD_SUBREAPER",
+    "PR_SET_NAME",
+    "PR_SET_NO_NEW_PRIVS",
+    "PR_SET_PDEATHSIG",
+    "RESOLVE_IN_ROOT",
+    "RESOLVE_NO_MAGICLINKS",
+    "capset_keep",
+    "clone",
+    "close_range",
+    "mount",
+    "openat2",
+    "pidfd_send_signal",
+    "pivot_root",
+    "prctl",
+    "sethostname",
+    "setns",
+    "umount",
+    "unshare",
 ]
 
 CLONE_NEWTIME = 0x00000080
@@ -52,6 +84,7 @@ RESOLVE_IN_ROOT = 0x10
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
+_PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
@@ -62,6 +95,7 @@ _SYS_SETNS = 308
 _SYS_PIDFD_SEND_SIGNAL = 424
 _SYS_CLOSE_RANGE = 436
 _SYS_OPENAT2 = 437
+_SYS_CAPGET = 125
 _SYS_CAPSET = 126
 
 _SIGCHLD = 17
@@ -183,12 +217,20 @@ def capset_keep(mask: int) -> None:
     Drops everything else from the bounding set too, so an exec'd program cannot regain
     it through file capabilities or setuid binaries.
     """
-    last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
-    for cap in range(last_cap + 1):
+    lib = _lib()
+    cap = 0
+    # PR_CAPBSET_READ fails past the kernel's last capability; no /proc needed, so this
+    # also works after the caller switched its root to a VE's
+    while lib.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) >= 0:
         if not mask & (1 << cap):
             prctl(PR_CAPBSET_DROP, cap)
+        cap += 1
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
+    # never ask for more than we hold (a node may itself run without some capabilities)
+    _check(lib.syscall(_SYS_CAPGET, ctypes.byref(header), ctypes.byref(data)), "capget")
+    held = data[0].permitted | (data[1].permitted << 32)
+    mask &= held
     for i in range(2):
         word = (mask >> (32 * i)) & 0xFFFFFFFF
         data[i].effective = data[i].permitted = data[i].inheritable = word

@@ -9,6 +9,7 @@ name and imported lazily.
 from __future__ import annotations
 
 import os
+
 from pyvz.errors import E, VzError
 from pyvz.kernel import syscalls as sc
 
@@ -16,13 +17,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvz.node import Node
 
-__all__ = ["DriverInfo", "StorageDriver", "get_driver", "LAYOUTS", "umount_root"]
+__all__ = ["LAYOUTS", "DriverInfo", "StorageDriver", "get_driver", "umount_root"]
 
 LAYOUTS = ("overlay", "simfs")
 
 
 class DriverInfo:
-    __slots__ = ("name", "shares_template", "disk_limits", "snapshots")
+    __slots__ = ("disk_limits", "name", "shares_template", "snapshots")
 
     def __init__(self, name: str, *, shares_template: bool = False, disk_limits: bool = False,
                  snapshots: bool = False) -> None:

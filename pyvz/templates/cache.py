@@ -14,7 +14,7 @@ import stat
 
 from pyvz.errors import E, VzError
 
-__all__ = ["CACHE_SUFFIXES", "find_cache", "ensure_cache", "unpack", "shift_tree"]
+__all__ = ["CACHE_SUFFIXES", "ensure_cache", "find_cache", "shift_tree", "unpack"]
 
 CACHE_SUFFIXES = (".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2", ".tgz", ".tar")
 _BUILTIN = "busybox"

@@ -15,7 +15,7 @@ from pyvz.errors import E, VzError
 from pyvz.ve.model import VE
 from pyvz.ve.runstate import RunState
 
-__all__ = ["wait_booted", "BOOT_TIMEOUT"]
+__all__ = ["BOOT_TIMEOUT", "wait_booted"]
 
 BOOT_TIMEOUT = 300.0
 _SYSINIT_MARKERS = (b"/etc/init.d/rcS", b"/etc/rc.d/rc.sysinit", b"/etc/init.d/rc ")

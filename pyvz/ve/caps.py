@@ -8,7 +8,7 @@ privileged VE (LOCAL_UID=0) must drop them, since there they would act on the no
 
 from __future__ import annotations
 
-__all__ = ["CAP_NUMBERS", "DEFAULT_DROPPED", "ve_cap_mask", "parse_capability_setting"]
+__all__ = ["CAP_NUMBERS", "DEFAULT_DROPPED", "parse_capability_setting", "ve_cap_mask"]
 
 CAP_NUMBERS = {
     "chown": 0, "dac_override": 1, "dac_read_search": 2, "fowner": 3, "fsetid": 4, "kill": 5,

@@ -19,7 +19,7 @@ from pyvz.templates.cache import ensure_cache
 from pyvz.ve import names
 from pyvz.ve.model import VE
 
-__all__ = ["create", "PARTIAL_SUFFIX"]
+__all__ = ["PARTIAL_SUFFIX", "create"]
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -58,7 +58,6 @@ def create(ve: VE, values: dict[str, str], *, config_name: str | None = None) ->
     private_t = pick("VE_PRIVATE") or f"{paths.private_dir}/$VEID"
     root_t = pick("VE_ROOT") or f"{paths.root_dir}/$VEID"
     private = expand_veid(private_t, ve.ctid)
-    root = expand_veid(root_t, ve.ctid)
     layout = pick("VE_LAYOUT") or "overlay"
     uid = int(pick("LOCAL_UID") or "100000")
     gid = int(pick("LOCAL_GID") or str(uid))

@@ -14,11 +14,12 @@ from pyvz.errors import E, VzError
 from pyvz.ve import nsexec
 from pyvz.ve.model import VE
 
-__all__ = ["run", "enter", "EXEC_ENV"]
+__all__ = ["EXEC_ENV", "enter", "run"]
 
 EXEC_ENV = {"HOME": "/", "HISTFILE": "/dev/null", "TERM": "linux",
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-_SIGINT, _SIGQUIT, _SIGTERM, _SIGHUP = 2, 3, 15, 1
+_TIOCSPTLCK = 0x40045431  # unlock a pty master (termios does not export it)
+_TIOCGPTPEER = 0x5441     # open the slave of a pty master without a path lookup
 
 
 def run(ve: VE, argv: list[str], *, stdin_data: bytes | None = None,
@@ -38,7 +39,7 @@ def run(ve: VE, argv: list[str], *, stdin_data: bytes | None = None,
 
 def _wait_forwarding(pid: int) -> int:
     """Wait for ``pid``; SIGINT/SIGTERM/SIGHUP sent to us are passed on to it."""
-    import _signal
+    from pyvz.kernel import sig
 
     def forward(signum: int, frame: object) -> None:
         try:
@@ -46,8 +47,8 @@ def _wait_forwarding(pid: int) -> int:
         except ProcessLookupError:
             pass
 
-    for sig in (_SIGINT, _SIGTERM, _SIGHUP, _SIGQUIT):
-        _signal.signal(sig, forward)
+    for signum in (sig.SIGINT, sig.SIGTERM, sig.SIGHUP, sig.SIGQUIT):
+        sig.set_handler(signum, forward)
     return nsexec.wait_status(pid)
 
 
@@ -137,9 +138,8 @@ def enter(ve: VE, argv: list[str] | None = None) -> int:
             master = sc.openat2(root_fd, "/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY)
         finally:
             os.close(root_fd)
-        fcntl.ioctl(master, termios.TIOCSPTLCK, b"\0\0\0\0")
-        tiocgptpeer = 0x5441
-        slave = fcntl.ioctl(master, tiocgptpeer, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        fcntl.ioctl(master, _TIOCSPTLCK, b"\0\0\0\0")
+        slave = fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         os.fchown(slave, target.state.local_uid, target.state.local_gid + 5)
         if os.isatty(0):
             fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))

@@ -8,13 +8,14 @@ global script runs before the VE's own; a non-zero exit fails the command with e
 from __future__ import annotations
 
 import os
+
 from pyvz.errors import E, VzError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvz.ve.model import VE
 
-__all__ = ["run_host_hooks", "in_ve_script"]
+__all__ = ["in_ve_script", "run_host_hooks"]
 
 HOST_ACTIONS = ("premount", "mount", "umount", "postumount")
 
@@ -35,7 +36,7 @@ def run_host_hooks(ve: VE, action: str) -> None:
                VE_ROOT=ve.root, VE_PRIVATE=ve.private)
     for script in scripts:
         argv = [script] if os.access(script, os.X_OK) else ["/bin/sh", script]
-        code, _, err = run(argv, code=E.ACTIONSCRIPT_ERROR, env=env, check=False,
+        code, _, _ = run(argv, code=E.ACTIONSCRIPT_ERROR, env=env, check=False,
                            capture=False)
         if code != 0:
             raise VzError(E.ACTIONSCRIPT_ERROR,

@@ -11,7 +11,7 @@ from pyvz.kernel.mountinfo import MountEntry, read_mounts
 from pyvz.node import Node
 from pyvz.ve.model import VE, Status
 
-__all__ = ["all_ctids", "VeRow", "Listing"]
+__all__ = ["Listing", "VeRow", "all_ctids"]
 
 
 def all_ctids(node: Node) -> list[int]:
@@ -46,7 +46,7 @@ class Listing:
 
 
 class VeRow:
-    __slots__ = ("ve", "listing", "_status", "_loadavg")
+    __slots__ = ("_loadavg", "_status", "listing", "ve")
 
     def __init__(self, ve: VE, listing: Listing) -> None:
         self.ve = ve
@@ -87,6 +87,16 @@ class VeRow:
         cg = self.cgroups()
         assert isinstance(cg, VeCgroups)
         return cg.task_count()
+
+    def numproc_counters(self) -> dict[str, int | None] | None:
+        """held/maxheld/limit/failcnt of the VE's tasks (None when not running)."""
+        if not self.status().running:
+            return None
+        from pyvz.cgroups.ve import VeCgroups
+
+        cg = self.cgroups()
+        assert isinstance(cg, VeCgroups)
+        return cg.pids_counters()
 
     def uptime(self) -> float | None:
         st = self.ve.runstate()

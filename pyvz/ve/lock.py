@@ -17,7 +17,7 @@ __all__ = ["VeLock"]
 
 
 class VeLock:
-    __slots__ = ("path", "fd")
+    __slots__ = ("fd", "path")
 
     def __init__(self, lock_dir: str, ctid: int) -> None:
         self.path = f"{lock_dir}/{ctid}.lck"

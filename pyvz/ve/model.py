@@ -40,13 +40,13 @@ class Status:
 
 
 class VE:
-    __slots__ = ("node", "ctid", "conf", "_runstate")
+    __slots__ = ("_runstate", "conf", "ctid", "node")
 
     def __init__(self, node: Node, ctid: int, conf: VeConfig | None = None) -> None:
         self.node = node
         self.ctid = ctid
         self.conf = conf if conf is not None else node.ve_config(ctid)
-        self._runstate: RunState | None | bool = False  # False: not looked at yet
+        self._runstate: RunState | bool | None = False  # False: not looked at yet
 
     # -- where things are -------------------------------------------------------------
     def _path(self, key: str, code: int) -> str:

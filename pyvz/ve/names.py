@@ -9,7 +9,7 @@ from pyvz.errors import E, VzError
 from pyvz.node import Node
 from pyvz.validate import check_name
 
-__all__ = ["resolve", "check_free", "link", "unlink"]
+__all__ = ["check_free", "link", "resolve", "unlink"]
 
 
 def _names_dir(node: Node) -> str:

@@ -21,8 +21,15 @@ from pyvz.errors import E, VzError
 from pyvz.kernel import syscalls as sc
 from pyvz.ve.caps import CAP_NUMBERS
 
-__all__ = ["Target", "open_target", "spawn", "wait_status", "call", "call_in_root",
-           "spawn_in_root"]
+__all__ = [
+    "Target",
+    "call",
+    "call_in_root",
+    "open_target",
+    "spawn",
+    "spawn_in_root",
+    "wait_status",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,7 +45,7 @@ _ENTER_NS = (sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNE
 class Target:
     """A running VE pinned by a pidfd of its init (so a reused PID cannot be joined)."""
 
-    __slots__ = ("ctid", "pidfd", "state", "cgroup_dirs")
+    __slots__ = ("cgroup_dirs", "ctid", "pidfd", "state")
 
     def __init__(self, ctid: int, pidfd: int, state: RunState, cgroup_dirs: list[str]) -> None:
         self.ctid = ctid

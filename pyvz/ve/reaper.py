@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["main", "is_reboot"]
+__all__ = ["is_reboot", "main"]
 
 _SIGHUP = 1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["RunState", "proc_start_ticks", "STATE_FILE"]
+__all__ = ["STATE_FILE", "RunState", "proc_start_ticks"]
 
 STATE_FILE = "state"
 
@@ -32,8 +32,16 @@ def proc_start_ticks(pid: int) -> int | None:
 
 
 class RunState:
-    __slots__ = ("init_pid", "init_start", "monitor_pid", "started", "local_uid", "local_gid",
-                 "hostname", "caps")
+    __slots__ = (
+        "caps",
+        "hostname",
+        "init_pid",
+        "init_start",
+        "local_gid",
+        "local_uid",
+        "monitor_pid",
+        "started",
+    )
 
     def __init__(self, init_pid: int = 0, init_start: int = 0, monitor_pid: int = 0,
                  started: float = 0.0, local_uid: int = 0, local_gid: int = 0,

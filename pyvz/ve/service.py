@@ -18,7 +18,7 @@ from pyvz.node import Node
 from pyvz.ve.inventory import all_ctids
 from pyvz.ve.model import VE
 
-__all__ = ["boot_order", "boot", "shutdown", "adopt_all"]
+__all__ = ["adopt_all", "boot", "boot_order", "shutdown"]
 
 
 def boot_order(node: Node) -> list[int]:

@@ -9,13 +9,13 @@ from pyvz.config.schema import BY_OPTION, LIVE, RESTART, Setting
 from pyvz.errors import E, VzError
 from pyvz.ve.model import VE
 
-__all__ = ["Changes", "collect", "apply"]
+__all__ = ["Changes", "apply", "collect"]
 
 
 class Changes:
     """New stored values by key (None = remove the key), plus password actions."""
 
-    __slots__ = ("values", "userpasswd", "save", "setmode")
+    __slots__ = ("save", "setmode", "userpasswd", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, str | None] = {}
@@ -118,7 +118,7 @@ def apply(ve: VE, ch: Changes) -> None:
         for key in ("VE_PRIVATE", "VE_ROOT"):
             if key in ch.values:
                 raise VzError(E.VE_RUNNING, f"Unable to change {key} on a running container")
-    if "NAME" in ch.values and ch.values["NAME"]:
+    if ch.values.get("NAME"):
         from pyvz.ve import names
 
         names.check_free(ve.node, ch.values["NAME"] or "", ve.ctid)

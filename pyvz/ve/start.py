@@ -15,7 +15,7 @@ Three processes take part (see docs/architecture.md, "Start"):
   status, whether the VE rebooted or halted) and holds the console;
 * **I** unshares its mount and cgroup namespaces, mounts /proc, pivots into the VE root,
   applies the VE's hostname/DNS settings as the VE's root, drops capabilities and execs
-  /sbin/init with /dev/console as its controlling terminal.
+  /sbin/init with /dev/console as its stdin, stdout and stderr.
 
 For CRIU (checkpoint issue): I is a session leader in its pid namespace, inherits no host
 descriptors, and is placed in its cgroups before it runs any VE code.
@@ -23,10 +23,8 @@ descriptors, and is placed in its cgroups before it runs any VE code.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
-import termios
 import time
 
 from pyvz import log
@@ -35,7 +33,7 @@ from pyvz.kernel import syscalls as sc
 from pyvz.ve.model import VE
 from pyvz.ve.runstate import RunState, proc_start_ticks
 
-__all__ = ["start", "monitor_binary", "cleanup_stopped"]
+__all__ = ["cleanup_stopped", "monitor_binary", "start"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,9 +61,26 @@ def _fail(code: int, msg: str) -> VzError:
 class _Plan:
     """Everything M and I need, computed by P before forking (no config reads later)."""
 
-    __slots__ = ("ctid", "root", "run_dir", "uid", "gid", "userns", "hostname", "caps",
-                 "nameservers", "searchdomains", "ostemplate", "ips", "console_log",
-                 "monitor", "cgroups", "handler", "init", "dist")
+    __slots__ = (
+        "caps",
+        "cgroups",
+        "console_log",
+        "ctid",
+        "dist",
+        "gid",
+        "handler",
+        "hostname",
+        "init",
+        "ips",
+        "monitor",
+        "nameservers",
+        "ostemplate",
+        "root",
+        "run_dir",
+        "searchdomains",
+        "uid",
+        "userns",
+    )
 
     def __init__(self, ve: VE) -> None:
         from pyvz.ve.caps import ve_cap_mask
@@ -255,8 +270,8 @@ def _monitor_side(plan: _Plan, master: int, slave: int, report_w: int) -> None:
             err += chunk
         os.close(err_r)
         if err:
-            code, _, msg = err.decode(errors="replace").partition(" ")
-            raise VzError(int(code) if code.isdigit() else E.ENVCREATE, msg)
+            word, _, text = err.decode(errors="replace").partition(" ")
+            raise VzError(int(word) if word.isdigit() else E.ENVCREATE, text)
         sc.setns(host_mnt, sc.CLONE_NEWNS)  # drop the setup namespace; the VE keeps its copy
         os.close(host_mnt)
         os.close(host_net)
@@ -374,8 +389,9 @@ def _init_side(plan: _Plan, console: int, go_r: int, err_w: int) -> None:
             os.setresuid(0, 0, 0)
         _apply_guest_settings(plan)
         sc.capset_keep(plan.caps)
+        # a session leader (as CRIU wants), but without a controlling terminal: the
+        # console must stay free for the getty that init starts on it
         os.setsid()
-        fcntl.ioctl(console, termios.TIOCSCTTY, 0)
         for fd in (0, 1, 2):
             os.dup2(console, fd)
         # nothing of the host may reach the VE: keep stdio and the CLOEXEC error pipe only
@@ -394,7 +410,8 @@ def _init_side(plan: _Plan, console: int, go_r: int, err_w: int) -> None:
         os._exit(1)
 
 
-_MASKED_PROC = ("kcore", "sysrq-trigger", "timer_list", "keys", "kmsg")
+_MASKED_PROC = ("kcore", "sysrq-trigger", "timer_list", "keys", "kmsg", "sched_debug",
+                "latency_stats")
 
 
 def _mask_proc(root: str) -> None:

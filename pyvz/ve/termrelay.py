@@ -7,8 +7,6 @@ import os
 
 __all__ = ["relay_terminal"]
 
-_SIGWINCH = 28
-
 
 def relay_terminal(master: int, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
     """Copy stdin → master and master → stdout until the VE side hangs up."""
@@ -24,12 +22,12 @@ def relay_terminal(master: int, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
         tty.setraw(stdin_fd, termios.TCSANOW)
     resized = [False]
     if os.isatty(stdin_fd):
-        import _signal
+        from pyvz.kernel import sig
 
         def on_winch(signum: int, frame: object) -> None:
             resized[0] = True
 
-        _signal.signal(_SIGWINCH, on_winch)
+        sig.set_handler(sig.SIGWINCH, on_winch)
     try:
         poller = select.poll()
         poller.register(master, select.POLLIN)
