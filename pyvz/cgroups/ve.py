@@ -100,6 +100,16 @@ class VeCgroups:
         for d in self.dirs():
             self.io.write(d, "cgroup.procs", str(pid))
 
+    def tasks_file(self) -> str:
+        """A file listing every thread of the VE (what the monitor samples for the load
+        average): v1 ``tasks`` where pids lives on v1, else v2 ``cgroup.threads``."""
+        d = self.dir_for("pids")
+        if d is not None and self.hier.version("pids") == 1:
+            return f"{d}/tasks"
+        if self.unified:
+            return f"{self.unified}/cgroup.threads"
+        return f"{self.dirs()[0]}/tasks"
+
     def restrict_devices(self, rules: tuple[str, ...] = DEFAULT_DEVICE_RULES) -> bool:
         """Allow-list devices on v1; False where the host has no v1 devices controller."""
         d = self.dir_for("devices")

@@ -24,13 +24,15 @@ def ensure_monitor(ve: VE) -> bool:
     if st is None or st.monitor_alive():
         return False
     from pyvz import log
-    from pyvz.ve.start import monitor_binary
+    from pyvz.ve.start import monitor_binary, monitor_common_args
 
     monitor = monitor_binary()
     run_dir = ve.run_dir
     argv = [monitor, "--adopt", "--ctid", str(ve.ctid), "--init-pid", str(st.init_pid),
             "--init-start", str(st.init_start), "--socket", f"{run_dir}/console.sock",
             "--log", ve.node.paths.console_log(ve.ctid),
+            *monitor_common_args(run_dir, ve.cgroups().tasks_file(),
+                                 ve.node.paths.console_log(ve.ctid)),
             "--", sys.executable, "-m", "pyvz.ve.reaper", str(ve.ctid)]
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     middle = os.fork()

@@ -13,7 +13,18 @@ import time
 
 from pyvz.errors import E, LockedError, VzError
 
-__all__ = ["VeLock"]
+__all__ = ["VeLock", "claim_held_locks"]
+
+_held: list[VeLock] = []
+
+
+def claim_held_locks(what: str) -> None:
+    """In a forked child that inherited locks (and outlives its parent), name the child
+    as the holder, so "locked by PID" points at a live process."""
+    for lock in _held:
+        if lock.fd >= 0:
+            os.ftruncate(lock.fd, 0)
+            os.pwrite(lock.fd, f"{os.getpid()} {what}\n".encode(), 0)
 
 
 class VeLock:
@@ -54,6 +65,7 @@ class VeLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
         self.fd = fd
+        _held.append(self)
         return self
 
     def _still_linked(self, fd: int) -> bool:
@@ -85,6 +97,8 @@ class VeLock:
                 pass
             os.close(self.fd)  # closing drops the flock
             self.fd = -1
+            if self in _held:
+                _held.remove(self)
 
     def __enter__(self) -> VeLock:
         return self

@@ -85,17 +85,23 @@ class RunState:
         return self.init_pid > 0 and proc_start_ticks(self.init_pid) == self.init_start
 
     def monitor_alive(self) -> bool:
+        """The recorded monitor still runs (a killed one may linger as a zombie, if the
+        node's init is slow to reap it: that counts as dead)."""
         if self.monitor_pid <= 0:
             return False
         try:
-            with open(f"/proc/{self.monitor_pid}/comm") as f:
-                return f.read().startswith("pyvz-mon")
+            with open(f"/proc/{self.monitor_pid}/stat", "rb") as f:
+                data = f.read()
         except OSError:
             return False
+        name = data[data.find(b"(") + 1:data.rfind(b")")]
+        state = data[data.rfind(b")") + 2:][:1]
+        return name.startswith(b"pyvz-mon") and state not in (b"Z", b"X")
 
     @staticmethod
     def remove(run_dir: str) -> None:
-        for name in (STATE_FILE, f"{STATE_FILE}.tmp", "console.sock"):
+        for name in (STATE_FILE, f"{STATE_FILE}.tmp", "console.sock", "console.sock.new",
+                     "loadavg", "loadavg.new"):
             try:
                 os.unlink(f"{run_dir}/{name}")
             except FileNotFoundError:

@@ -238,6 +238,9 @@ def _monitor_side(plan: _Plan, master: int, slave: int, report_w: int) -> None:
     """Process M: set up and launch I, then become the monitor.  Never returns."""
     init_pid = 0
     try:
+        from pyvz.ve.lock import claim_held_locks
+
+        claim_held_locks("start")  # we hold the VE's lock now, until we exec the monitor
         host_mnt = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         sc.unshare(sc.CLONE_NEWNS)
@@ -441,6 +444,13 @@ def _apply_guest_settings(plan: _Plan) -> None:
         dist.set_dns("/", plan.nameservers, plan.searchdomains)
 
 
+def monitor_common_args(run_dir: str, tasks_file: str, console_log: str) -> list[str]:
+    """Options every monitor gets: where it keeps the VE's load average, which threads it
+    samples for it, and where its own warnings (and the exit handler's) go."""
+    return ["--loadavg", f"{run_dir}/loadavg", "--tasks", tasks_file,
+            "--errlog", f"{os.path.dirname(os.path.dirname(console_log))}/monitor.log"]
+
+
 def _exec_monitor(plan: _Plan, init_pid: int, master: int, slave: int) -> None:
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
@@ -451,5 +461,6 @@ def _exec_monitor(plan: _Plan, init_pid: int, master: int, slave: int) -> None:
     argv = [plan.monitor, "--ctid", str(plan.ctid), "--init-pid", str(init_pid),
             "--console-fd", "3", "--console-peer-fd", "4",
             "--socket", f"{plan.run_dir}/console.sock", "--log", plan.console_log,
+            *monitor_common_args(plan.run_dir, plan.cgroups.tasks_file(), plan.console_log),
             "--", *plan.handler]
     os.execv(plan.monitor, argv)

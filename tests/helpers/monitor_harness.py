@@ -2,11 +2,13 @@
 
     monitor_harness.py JSON
 
-JSON is ``{"child": [argv], "monitor": [argv], "wait_child": bool}``.  In the monitor argv the words
-``{pid}``, ``{master}`` and ``{slave}`` become the child's pid and the pty fds.  The
-child's pid is printed on stdout (one line) before the exec, so the monitor really is
-the child's parent, as it is under ``vzctl start``.  A stray inheritable pipe is left
-open on purpose: the monitor must not pass it on to the handler.
+JSON is ``{"child": [argv], "monitor": [argv], "wait_child": bool, "tasks": path}``.  In the
+monitor argv the words ``{pid}``, ``{master}`` and ``{slave}`` become the child's pid and the
+pty fds.  The child's pid is printed on stdout (one line) before the exec, so the monitor
+really is the child's parent, as it is under ``vzctl start``.  A stray inheritable pipe is
+left open on purpose: the monitor must not pass it on to the handler.  With ``tasks``, the
+child's thread ids are appended to that file, one a line, as the VE's cgroup ``tasks`` file
+lists them, before the monitor starts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def main() -> None:
         # Let init die (unreaped) before the monitor exists: its output is still in the
         # pty and its SIGCHLD is lost, as when a VE's init fails at once.
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    if spec.get("tasks"):
+        with open(spec["tasks"], "a") as f:
+            f.writelines(f"{tid}\n" for tid in sorted(os.listdir(f"/proc/{pid}/task")))
     os.set_inheritable(master, True)
     os.set_inheritable(slave, True)
     _, stray = os.pipe()
