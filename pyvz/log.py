@@ -54,10 +54,17 @@ def _to_file(level: int, msg: str) -> None:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     ctid = f"CT {_state.ctid} : " if _state.ctid else ""
     line = f"{stamp} {_state.prog} : {ctid}{msg}\n"
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, flags, 0o600)
+        except OSError:
+            return
     except OSError:
-        return  # a missing log directory must never fail a command
+        return  # an unwritable log must never fail a command
     try:
         os.write(fd, line.encode(errors="replace"))
     finally:

@@ -14,17 +14,18 @@ __all__ = ["STATE_FILE", "RunState", "proc_start_ticks"]
 STATE_FILE = "state"
 
 
-def proc_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot, None if it does not exist."""
+def proc_start_ticks(pid: int, *, living: bool = False) -> int | None:
+    """The process's start time in clock ticks since boot; None if it does not exist (or,
+    with ``living``, has exited and waits as a zombie to be reaped by someone else)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
     except OSError:
         return None
     # the command name is in parentheses and may itself contain ") "
     fields = data[data.rfind(b")") + 2:].split()
+    if living and fields[:1] in ([b"Z"], [b"X"]):
+        return None
     try:
         return int(fields[19])
     except (IndexError, ValueError):
@@ -82,7 +83,8 @@ class RunState:
         os.rename(tmp, f"{run_dir}/{STATE_FILE}")
 
     def init_alive(self) -> bool:
-        return self.init_pid > 0 and proc_start_ticks(self.init_pid) == self.init_start
+        return self.init_pid > 0 and \
+            proc_start_ticks(self.init_pid, living=True) == self.init_start
 
     def monitor_alive(self) -> bool:
         """The recorded monitor still runs (a killed one may linger as a zombie, if the
