@@ -150,3 +150,42 @@ def test_name_resolution(make_ve: object) -> None:
     r = other.vzctl("set", "--name", name, "--save")
     assert r.returncode == 131
     assert "in use" in _one_line(r.stderr)
+
+
+def test_broken_ve_without_init(make_ve: object) -> None:
+    assert callable(make_ve)
+    ve = make_ve(start=False)
+    ve.vzctl("mount", check=True)
+    (ve.node.ve_root(ve.ctid) / "sbin/init").unlink()  # whiteout in the VE's upper layer
+    ve.vzctl("umount", check=True)
+    r = ve.vzctl("start")
+    assert r.returncode == 47
+    assert "no /sbin/init" in _one_line(r.stderr)
+    assert ve.vzctl("status").stdout.split()[3:] == ["unmounted", "down"]
+    assert not any(d.exists() for d in ve.node.cgroup_dirs(ve.ctid))
+
+
+def test_full_disk_during_create_leaves_nothing(node: Node, tmp_path: object) -> None:
+    import subprocess
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "pyvz-test-small", str(small)],
+                   check=True)
+    ctid = str(node.new_ctid())
+    try:
+        r = node.vzctl("create", ctid, "--ostemplate", "busybox", "--layout", "simfs",
+                       "--private", f"{small}/$VEID")
+        assert r.returncode == 46, r
+        assert "No space left on device" in _one_line(r.stderr)
+        assert list(small.iterdir()) == []
+        assert not node.conf(int(ctid)).exists()
+        # with room again, the same command works
+        r = node.vzctl("create", ctid, "--ostemplate", "busybox", "--layout", "simfs",
+                       "--private", f"{tmp_path}/roomy/$VEID")
+        assert r.returncode == 0, r
+    finally:
+        node.vzctl("destroy", ctid)
+        subprocess.run(["umount", str(small)], check=False)

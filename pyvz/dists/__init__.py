@@ -48,18 +48,20 @@ def for_template(ostemplate: str | None) -> Dist:
     return dist
 
 
-def preload(ostemplate: str | None) -> Dist:
+def preload(ostemplate: str | None, *, addresses: bool = True) -> Dist:
     """``for_template`` plus every module the setup code imports on demand.
 
     The setup functions run inside the VE, after the process has switched its root to the
     VE's: from there the node's Python library is out of reach, so nothing may be left to
-    import lazily."""
+    import lazily.  ``addresses=False`` skips what only address checks need (``set_dns``),
+    for callers that will not call it."""
     import fcntl  # noqa: F401
-    import ipaddress  # noqa: F401
     import random  # noqa: F401
     import time  # noqa: F401
 
     import pyvz.dists.crypt
     import pyvz.validate  # noqa: F401
 
+    if addresses:
+        import ipaddress  # noqa: F401
     return for_template(ostemplate)

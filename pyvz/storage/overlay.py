@@ -54,17 +54,21 @@ class OverlayDriver(StorageDriver):
             from pyvz.templates.cache import unpack
 
             log.info(f"Unpacking template layer {name}")
+            import shutil
+
             tmp = f"{layer}.partial"
             if os.path.exists(tmp):
-                import shutil
-
                 shutil.rmtree(tmp)
-            os.mkdir(tmp, 0o755)
-            rootfs = os.path.join(tmp, "rootfs")
-            os.mkdir(rootfs, 0o755)
-            unpack(cache_path, rootfs, uid, gid)
-            open(os.path.join(tmp, _COMPLETE), "w").close()
-            os.rename(tmp, layer)
+            try:
+                os.mkdir(tmp, 0o755)
+                rootfs = os.path.join(tmp, "rootfs")
+                os.mkdir(rootfs, 0o755)
+                unpack(cache_path, rootfs, uid, gid)
+                open(os.path.join(tmp, _COMPLETE), "w").close()
+                os.rename(tmp, layer)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             return layer
         finally:
             os.close(lock_fd)

@@ -59,7 +59,15 @@ def unpack(cache_path: str, dest: str, uid: int, gid: int) -> None:
             "-x", "-p", "-f", cache_path, "-C", dest]
     if cache_path.endswith(".tar.zst"):
         argv[1:1] = ["--zstd"]
-    run(argv, code=E.FS_NEW_VE_PRVT, what=f"Unpacking {os.path.basename(cache_path)}")
+    code, _, err = run(argv, code=E.FS_NEW_VE_PRVT, check=False)
+    if code != 0:
+        text = err.decode(errors="replace")
+        lines = [ln for ln in text.splitlines() if "Exiting with failure" not in ln]
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            raise VzError(E.FS_NO_DISK_SPACE, f"Not enough disk space in {dest}: "
+                          "No space left on device")
+        raise VzError(E.FS_NEW_VE_PRVT, f"Unpacking {os.path.basename(cache_path)} failed: "
+                      + (lines[0] if lines else f"tar exit status {code}"))
     if uid or gid:
         shift_tree(dest, uid, gid)
 

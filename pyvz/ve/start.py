@@ -109,7 +109,9 @@ class _Plan:
         if self.hostname or self.nameservers is not None or self.searchdomains is not None:
             from pyvz.dists import preload
 
-            self.dist = preload(self.ostemplate)  # I applies it after leaving the node's /
+            # I applies it after leaving the node's /, where nothing can be imported
+            self.dist = preload(self.ostemplate, addresses=self.nameservers is not None
+                                or self.searchdomains is not None)
 
 
 def start(ve: VE, *, force: bool = False, wait: bool = False) -> RunState:
