@@ -116,7 +116,9 @@ class Lxc:
         self.lxc("lxc-create", "-n", "base", "-t", "busybox", "-f", str(self.conf))
 
     def create(self, ctid: int, layout: str = "overlay") -> float:
-        if layout == "overlay":  # LXC's nearest: a snapshot clone on overlay
+        # overlay: LXC's nearest is a snapshot clone on overlay; a full copy: its busybox
+        # template (pyvz: the simfs layout, which untars the cache)
+        if layout == "overlay":
             return self.lxc("lxc-copy", "-n", "base", "-N", f"c{ctid}", "-s", "-B", "overlay")
         return self.lxc("lxc-create", "-n", f"c{ctid}", "-t", "busybox", "-f", str(self.conf))
 
@@ -152,12 +154,12 @@ class Lxc:
 
 def lifecycle(sys_: Pyvz | Lxc, repeat: int, base: int) -> dict[str, dict[str, float]]:
     samples: dict[str, list[float]] = {k: [] for k in (
-        "create (overlay)", "create (simfs/untar)", "start until a command answers",
+        "create (overlay)", "create (full copy)", "start until a command answers",
         "exec true (cold CLI)", "stop (graceful)", "stop --fast", "destroy")}
     for i in range(repeat):
         a, b = base + 2 * i, base + 2 * i + 1
         samples["create (overlay)"].append(sys_.create(a))
-        samples["create (simfs/untar)"].append(sys_.create(b, "simfs"))
+        samples["create (full copy)"].append(sys_.create(b, "simfs"))
         samples["start until a command answers"].append(sys_.start_until_answer(a))
         samples["exec true (cold CLI)"].append(statistics.median(
             [sys_.exec_true(a) for _ in range(3)]))

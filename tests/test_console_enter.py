@@ -7,6 +7,8 @@ import pty
 import select
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from conftest import BIN, VeHandle
 
@@ -30,21 +32,28 @@ def _read_until(fd: int, marker: bytes, timeout: float = 15.0) -> bytes:
     return data
 
 
-def _console(ve: VeHandle) -> tuple[subprocess.Popen[bytes], int]:
-    """``vzctl console`` on a pty of ours, as a person would run it."""
+@contextmanager
+def _on_pty(ve: VeHandle, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``vzctl ARGS`` with a pty of ours as its terminal, as a person would run it; yields
+    the process and the pty master, and kills the process if the test left it running."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "vzctl"), "console", str(ve.ctid)], env=ve.node.env,
+    proc = subprocess.Popen([str(BIN / "vzctl"), *args], env=ve.node.env,
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
-    return proc, master
+    try:
+        yield proc, master
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
 
 
 def test_console_login_with_password_set_by_vzctl(ve: VeHandle) -> None:
     ve.vzctl("set", "--userpasswd", "root:s3cret-pw", check=True)
     shadow = ve.exec("grep ^root: /etc/shadow").stdout
     assert shadow.startswith("root:$6$")
-    proc, master = _console(ve)
-    try:
+    with _on_pty(ve, "console", str(ve.ctid)) as (proc, master):
         _read_until(master, b"Attached to CT console")
         os.write(master, b"\n")
         _read_until(master, b"login:")
@@ -58,11 +67,6 @@ def test_console_login_with_password_set_by_vzctl(ve: VeHandle) -> None:
         _read_until(master, b"login:")
         os.write(master, b"\x1b.")  # Esc . detaches
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
     # the console output is also in the log
     log = ve.node.root / f"var/log/pyvz/console/{ve.ctid}.log"
     assert b"__42__ 0" in log.read_bytes()
@@ -70,8 +74,7 @@ def test_console_login_with_password_set_by_vzctl(ve: VeHandle) -> None:
 
 def test_wrong_password_is_refused(ve: VeHandle) -> None:
     ve.vzctl("set", "--userpasswd", "root:right-one", check=True)
-    proc, master = _console(ve)
-    try:
+    with _on_pty(ve, "console", str(ve.ctid)) as (_, master):
         _read_until(master, b"Attached")
         os.write(master, b"\n")
         _read_until(master, b"login:")
@@ -79,10 +82,6 @@ def test_wrong_password_is_refused(ve: VeHandle) -> None:
         _read_until(master, b"assword:")
         os.write(master, b"wrong-one\n")
         _read_until(master, b"incorrect")
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(master)
 
 
 def test_userpasswd_on_stopped_ve_creates_user(make_ve: object) -> None:
@@ -102,56 +101,28 @@ def test_userpasswd_on_stopped_ve_creates_user(make_ve: object) -> None:
 
 
 def test_enter_gives_a_root_shell_on_a_pty(ve: VeHandle) -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "vzctl"), "enter", str(ve.ctid)], env=ve.node.env,
-                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    try:
+    with _on_pty(ve, "enter", str(ve.ctid)) as (proc, master):
         os.write(master, b"echo __$((7*6))__; tty; id -u; exit\n")
         out = _read_until(master, b"exited from CT")
         assert b"__42__" in out
         assert b"/dev/pts/" in out       # a pty of the VE's own devpts
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_enter_exec_runs_command_then_shell(ve: VeHandle) -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "vzctl"), "enter", str(ve.ctid), "--exec", "echo",
-                             "hello-from-exec"], env=ve.node.env,
-                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    try:
+    with _on_pty(ve, "enter", str(ve.ctid), "--exec", "echo", "hello-from-exec") as \
+            (proc, master):
         _read_until(master, b"hello-from-exec")
         os.write(master, b"exit\n")
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_exec_from_a_terminal_never_hands_over_the_tty(ve: VeHandle) -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "vzctl"), "exec", str(ve.ctid),
-                             "ls -l /proc/self/fd/0 /proc/self/fd/1; echo done"],
-                            env=ve.node.env, stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
-    os.close(slave)
-    try:
+    with _on_pty(ve, "exec", str(ve.ctid),
+                 "ls -l /proc/self/fd/0 /proc/self/fd/1; echo done") as (proc, master):
         out = _read_until(master, b"done")
         assert b"pipe:" in out and b"/dev/pts" not in out
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
 
 
 def test_exec_exit_codes_and_stdin(ve: VeHandle) -> None:

@@ -54,10 +54,6 @@ def monitor_binary() -> str:
     return path
 
 
-def _fail(code: int, msg: str) -> VzError:
-    return VzError(code, msg)
-
-
 class _Plan:
     """Everything M and I need, computed by P before forking (no config reads later)."""
 
@@ -156,7 +152,7 @@ def _check_root(plan: _Plan) -> None:
             try:
                 os.close(sc.openat2(fd, path, os.O_PATH))
             except OSError:
-                raise _fail(E.FS_BAD_TMPL, f"Container is broken: no {path} in {plan.root}") \
+                raise VzError(E.FS_BAD_TMPL, f"Container is broken: no {path} in {plan.root}") \
                     from None
     finally:
         os.close(fd)
@@ -228,12 +224,12 @@ def _launch(plan: _Plan) -> RunState:
     if text.startswith("OK "):
         st = RunState.load(plan.run_dir)
         if st is None:
-            raise _fail(E.ENVCREATE, "Container started but its run state is missing")
+            raise VzError(E.ENVCREATE, "Container started but its run state is missing")
         return st
     if text.startswith("E"):
         code, _, msg = text[1:].partition(" ")
-        raise _fail(int(code) if code.isdigit() else E.ENVCREATE, msg.strip())
-    raise _fail(E.ENVCREATE, "Unable to start container: the starter process died")
+        raise VzError(int(code) if code.isdigit() else E.ENVCREATE, msg.strip())
+    raise VzError(E.ENVCREATE, "Unable to start container: the starter process died")
 
 
 def _monitor_side(plan: _Plan, master: int, slave: int, report_w: int) -> None:
