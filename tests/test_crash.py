@@ -163,3 +163,24 @@ def test_killed_start_of_many_leaves_no_processes(node: Node) -> None:
         node.vzctl("stop", str(ctid), "--fast")
         node.vzctl("destroy", str(ctid))
         os.sync()
+
+
+def test_create_killed_after_private_area_was_renamed(node: Node) -> None:
+    """The window between moving the private area into place and writing CTID.conf: the
+    area is marked, so the next create knows it for its own remains; an unmarked area
+    (an admin's) is never removed."""
+    ctid = node.new_ctid()
+    try:
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        node.conf(ctid).unlink()                       # as if killed before CTID.conf
+        (node.private(ctid) / ".pyvz-creating").touch()
+        node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
+        assert not (node.private(ctid) / ".pyvz-creating").exists()
+        node.conf(ctid).unlink()                       # an area without the mark...
+        r = node.vzctl("create", str(ctid), "--ostemplate", "busybox")
+        assert r.returncode == 44                      # ...is left alone
+        assert node.private(ctid).is_dir()
+    finally:
+        import shutil
+
+        shutil.rmtree(node.private(ctid), ignore_errors=True)

@@ -2,7 +2,9 @@
 
 Everything is built under temporary names (``VE_PRIVATE.partial``, ``CTID.conf.tmp``) and
 renamed into place at the end, CTID.conf last: a failed or killed create leaves nothing a
-later command would take for a VE, and the next create of the same CTID removes the rest.
+later command would take for a VE.  Until CTID.conf is written, the private area carries a
+``.pyvz-creating`` mark, so the next create of the same CTID knows the area is the remains
+of its own interrupted run (and not an area an admin put there) and removes it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pyvz.ve.model import VE
 __all__ = ["PARTIAL_SUFFIX", "create"]
 
 PARTIAL_SUFFIX = ".partial"
+CREATING_MARK = ".pyvz-creating"
 
 # Keys a sample config never decides for a particular VE (vzctl's --applyconfig rule).
 _NOT_FROM_SAMPLE = ("HOSTNAME", "IP_ADDRESS", "OSTEMPLATE", "VE_ROOT", "VE_PRIVATE", "NAME")
@@ -65,8 +68,10 @@ def create(ve: VE, values: dict[str, str], *, config_name: str | None = None) ->
         names.check_free(node, values["NAME"], ve.ctid)
 
     conf_path = ve.conf_path
-    if os.path.exists(conf_path) and os.path.isdir(private):
-        raise VzError(E.FS_PRVT_AREA_EXIST, f"Private area already exists in {private}")
+    if os.path.lexists(private) and not os.path.exists(conf_path) and \
+            os.path.exists(os.path.join(private, CREATING_MARK)):
+        log.info(f"Removing what an interrupted create left in {private}")
+        shutil.rmtree(private)
     if os.path.lexists(private):
         raise VzError(E.FS_PRVT_AREA_EXIST, f"Private area already exists in {private}")
     driver = get_driver(layout, node)
@@ -79,6 +84,8 @@ def create(ve: VE, values: dict[str, str], *, config_name: str | None = None) ->
         os.makedirs(os.path.dirname(private), exist_ok=True)
         os.mkdir(partial, 0o755)
         driver.create(partial, cache, uid, gid)
+        # until CTID.conf exists, this marks the area as ours to remove if we are killed
+        open(os.path.join(partial, CREATING_MARK), "w").close()
         os.rename(partial, private)
     except BaseException as e:
         remove_partial(partial)
@@ -104,6 +111,7 @@ def create(ve: VE, values: dict[str, str], *, config_name: str | None = None) ->
         _postcreate(ve, ostemplate)
         os.makedirs(os.path.dirname(conf_path), exist_ok=True)
         conf.save()
+        os.unlink(os.path.join(private, CREATING_MARK))
         if "NAME" in values:
             names.link(node, values["NAME"], ve.ctid)
     except BaseException:
