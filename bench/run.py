@@ -98,6 +98,7 @@ class Pyvz:
         for c in conf.glob("*.conf") if conf.exists() else []:
             self.vz("stop", c.stem, "--fast", check=False)
             self.vz("destroy", c.stem, check=False)
+        timed([str(VENV_BIN / "pyvz"), "cleanup"], self.env, check=False)
 
 
 class Lxc:

@@ -30,3 +30,4 @@ run vzlist -a
 run vzctl stop "$CT"
 run vzctl destroy "$CT"
 run vzlist -a
+pyvz cleanup  # the demo node keeps nothing in the machine's cgroup trees

@@ -52,6 +52,17 @@ def test_boot_does_nothing_when_virtuozzo_is_no(fresh_node: Node) -> None:
     assert node.vzctl("status", "301").stdout.split()[-1] == "down"
 
 
+def test_cleanup_removes_node_cgroups_only_when_idle(fresh_node: Node) -> None:
+    node = fresh_node
+    node.vzctl("create", "311", "--ostemplate", "busybox", check=True)
+    node.vzctl("start", "311", check=True)
+    assert node.run("pyvz", "cleanup").returncode == 32
+    assert any(d.exists() for d in node.cgroup_dirs())
+    node.vzctl("stop", "311", check=True)
+    node.run("pyvz", "cleanup", check=True)
+    assert not any(d.exists() for d in node.cgroup_dirs())
+
+
 def test_pyvz_info(node: Node) -> None:
     out = node.run("pyvz", "info", check=True).stdout
     assert f"node root:   {node.root}" in out

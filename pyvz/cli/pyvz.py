@@ -3,6 +3,7 @@
     pyvz boot        start ONBOOT containers in BOOTORDER (the systemd unit's start)
     pyvz shutdown    stop all running containers (the systemd unit's stop)
     pyvz adopt       give running containers whose monitor died a new one
+    pyvz cleanup     remove this node's cgroup directories (only when no VE runs)
     pyvz info        what this node is: paths, cgroup layout, monitor, version
 """
 
@@ -40,6 +41,10 @@ def _main(argv: list[str]) -> int:
         return 1 if service.boot(node) else 0
     if command == "shutdown":
         return 1 if service.shutdown(node) else 0
+    if command == "cleanup":
+        if not service.remove_node_cgroups(node):
+            raise VzError(E.VE_RUNNING, "Containers of this node are running")
+        return 0
     if command == "adopt":
         n = service.adopt_all(node)
         sys.stdout.write(f"{n} container(s) adopted\n")

@@ -18,7 +18,7 @@ from pyvz.node import Node
 from pyvz.ve.inventory import all_ctids
 from pyvz.ve.model import VE
 
-__all__ = ["adopt_all", "boot", "boot_order", "shutdown"]
+__all__ = ["adopt_all", "boot", "boot_order", "remove_node_cgroups", "shutdown"]
 
 
 def boot_order(node: Node) -> list[int]:
@@ -77,6 +77,29 @@ def shutdown(node: Node) -> int:
         [c for c in running if c not in onboot]
     log.info(f"Stopping {len(ordered)} running container(s)")
     return _run_batches(node, ordered, ["stop"], _parallel(node))
+
+
+def remove_node_cgroups(node: Node) -> bool:
+    """Remove the node's own cgroup base directories (``<hierarchy>/<node>``) when none of
+    its VEs runs; False if one does.  For uninstalling, and for throw-away nodes (the
+    demo, the benchmark) that should leave nothing in the node's cgroup trees."""
+    if any(VE(node, c).is_running() for c in all_ctids(node)):
+        return False
+    from pyvz.cgroups.hierarchy import Hierarchies
+
+    hier = Hierarchies.probe()
+    for mount in [*hier.v1, *([hier.v2] if hier.v2 else [])]:
+        base = f"{mount}/{node.paths.node_name}"
+        try:
+            for entry in os.scandir(base):
+                if entry.is_dir():
+                    os.rmdir(entry.path)  # a stopped VE's directory that a crash left
+            os.rmdir(base)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            log.warn(f"Unable to remove {base}: {e.strerror}")
+    return True
 
 
 def adopt_all(node: Node) -> int:
