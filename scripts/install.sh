@@ -6,7 +6,7 @@
 # SYSTEMD_DIR and SYSCTL_DIR (default /etc/systemd/system, /etc/sysctl.d) can point
 # elsewhere, e.g. for a test install; the unit is enabled only when systemd runs.
 set -eu
-COMMANDS="vzctl vzlist pyvz"
+COMMANDS="vzctl vzlist pyvz vzubc vzsplit vzcalc vzcfgvalidate vzmemcheck vzcpucheck vzpkg vzpkgcache vzpkgls vzyum vzmigrate"
 SYSTEMD_DIR=${SYSTEMD_DIR:-/etc/systemd/system}
 SYSCTL_DIR=${SYSCTL_DIR:-/etc/sysctl.d}
 here=$(cd "$(dirname "$0")/.." && pwd)

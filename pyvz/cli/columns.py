@@ -169,7 +169,28 @@ def _build() -> dict[str, Column]:
             kind = "tristate"
         add(Column(s.column, s.header or s.column.upper(), s.width, kind,
                    _config_getter(s.key, kind)))
+    for col in _extension_columns():
+        add(col)
     return cols
+
+
+# Per-area columns (beancounters, traffic, disk usage …): modules with ``columns()``.
+EXTENSIONS = ("pyvz.cli.columns_res", "pyvz.cli.columns_net", "pyvz.cli.columns_disk")
+
+
+def _extension_columns() -> list[Column]:
+    import importlib
+
+    found: list[Column] = []
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        found.extend(module.columns())
+    return found
 
 
 COLUMNS = _build()

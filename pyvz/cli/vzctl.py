@@ -100,7 +100,7 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(USAGE)
         return E.INVALID_PARAMETER_SYNTAX
     command = argv[0]
-    handler = _COMMANDS.get(command)
+    handler = _COMMANDS.get(command) or _extension_verb(command)
     if handler is None:
         raise VzError(E.INVALID_PARAMETER_SYNTAX, f"Bad command: {command}")
     if len(argv) < 2:
@@ -390,6 +390,31 @@ _COMMANDS: dict[str, Callable[[Invocation], int]] = {
     "exec3": cmd_exec, "runscript": cmd_runscript, "enter": cmd_enter,
     "console": cmd_console,
 }
+
+# Verbs of other areas, each module exposing ``run(inv) -> int`` (imported on use).
+EXTENSION_VERBS = {
+    **dict.fromkeys(("snapshot", "snapshot-switch", "snapshot-delete", "snapshot-mount",
+                     "snapshot-umount", "snapshot-list", "quotaon", "quotaoff", "quotainit",
+                     "convert", "compact"), "pyvz.cli.verbs_disk"),
+    **dict.fromkeys(("suspend", "chkpnt", "resume", "restore"), "pyvz.cli.verbs_cpt"),
+}
+
+
+def _extension_verb(command: str) -> Callable[[Invocation], int] | None:
+    module = EXTENSION_VERBS.get(command)
+    if module is None:
+        return None
+    import importlib
+
+    try:
+        run: Callable[[Invocation], int] = importlib.import_module(module).run
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+        raise VzError(E.INVALID_PARAMETER_SYNTAX,
+                      f"Command {command} is not available in this pyvz") from None
+    return run
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,12 @@
 Each ``Setting`` names a config key (as in vzctl's ``config[]``), its kind, the ``vzctl
 set``/``create`` options that change it, how a change reaches a running VE, and the vzlist
 column that shows it.  The config parser, ``vzctl set``, ``vzcfgvalidate``, vzlist and the
-docs all read this table; adding a key means adding one line here.
+docs all read this table; adding a key means adding one line here (or in one of the
+per-area tables in ``EXTENSIONS``, which are merged into ``SETTINGS``).
+
+A LIVE setting names, in ``live``, the function ("module:function") that applies changed
+values to a running VE: ``function(ve, keys, values)`` with the changed keys and the new
+stored values of every key (None = unset).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Setting:
         "help",
         "key",
         "kind",
+        "live",
         "options",
         "save_only",
         "scope",
@@ -64,7 +70,7 @@ class Setting:
                  aliases: tuple[str, ...] = (), scope: str = VE, apply: str = CONFIG_ONLY,
                  save_only: bool = False, create_only: bool = False,
                  column: str | None = None, header: str | None = None, width: int = 0,
-                 help: str = "") -> None:
+                 help: str = "", live: str | None = None) -> None:
         self.key = key
         self.kind = kind
         self.options = options
@@ -77,6 +83,7 @@ class Setting:
         self.header = header or (column.upper() if column else None)
         self.width = width
         self.help = help
+        self.live = live
 
 
 def _opt(name: str, op: str = "set") -> tuple[tuple[str, str], ...]:
@@ -115,13 +122,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IP_ADDRESS", k.IpList(), options=(("ipadd", "add"), ("ip", "add"),
                                                ("ipdel", "del")),
             apply=LIVE, column="ip", header="IP_ADDR", width=-15,
-            help="venet addresses"),
+            help="venet addresses", live="pyvz.ve.setparams:network_pending"),
     Setting("HOSTNAME", k.Hostname(), options=_opt("hostname"), apply=LIVE,
-            column="hostname", width=-32, help="host name inside the VE"),
+            column="hostname", width=-32, help="host name inside the VE",
+            live="pyvz.ve.setparams:configure_guest"),
     Setting("NAMESERVER", k.IpList(), options=_opt("nameserver", "list"), scope=BOTH,
-            apply=LIVE, column="nameserver", width=-15, help="resolv.conf nameservers"),
+            apply=LIVE, column="nameserver", width=-15, help="resolv.conf nameservers",
+            live="pyvz.ve.setparams:configure_guest"),
     Setting("SEARCHDOMAIN", k.Words(), options=_opt("searchdomain", "list"), scope=BOTH,
-            apply=LIVE, column="searchdomain", width=-15, help="resolv.conf search list"),
+            apply=LIVE, column="searchdomain", width=-15, help="resolv.conf search list",
+            live="pyvz.ve.setparams:configure_guest"),
     Setting("CAPABILITY", k.OnOffList(CAPABILITIES), options=_opt("capability", "merge"),
             apply=RESTART, column="capability", width=-15,
             help="capabilities switched on or off against the default set"),
@@ -141,13 +151,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IPV6", k.YesNo(), scope=GLOBAL, help="IPv6 for VEs"),
 )
 
+# Per-area tables (resources, network, disk …), each a module with a ``SETTINGS`` tuple.
+EXTENSIONS = ("pyvz.config.settings_res", "pyvz.config.settings_net",
+              "pyvz.config.settings_disk")
+
+
+def _load_extensions() -> tuple[Setting, ...]:
+    import importlib
+
+    extra: list[Setting] = []
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # that area has no settings yet
+        extra.extend(module.SETTINGS)
+    return tuple(extra)
+
+
+SETTINGS = SETTINGS + _load_extensions()
+
 BY_KEY: dict[str, Setting] = {}
 BY_OPTION: dict[str, tuple[Setting, str]] = {}
 for _s in SETTINGS:
+    if _s.key in BY_KEY:
+        raise RuntimeError(f"setting {_s.key} is defined twice")
     BY_KEY[_s.key] = _s
     for _a in _s.aliases:
         BY_KEY[_a] = _s
     for _name, _op in _s.options:
+        if _name in BY_OPTION:
+            raise RuntimeError(f"option --{_name} is defined twice")
         BY_OPTION[_name] = (_s, _op)
 
 

@@ -9,7 +9,11 @@ from pyvz.config.schema import BY_OPTION, LIVE, RESTART, Setting
 from pyvz.errors import E, VzError
 from pyvz.ve.model import VE
 
-__all__ = ["Changes", "apply", "collect"]
+__all__ = ["Changes", "apply", "collect", "configure_guest", "network_pending"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Changes:
@@ -158,19 +162,35 @@ def _apply_live(ve: VE, ch: Changes) -> bool:
             needs_restart = True
             if ch.setmode != "restart":
                 log.error(f"Unable to set {key.lower()} on a running container")
-    live = {k for k in ch.values if BY_KEY[k].apply == LIVE}
-    if "IP_ADDRESS" in live:
-        log.warn("IP addresses are saved; the network layer applies them at the next start")
-        live.discard("IP_ADDRESS")
-    if live:
-        _configure_guest(ve, live, new)
+    handlers: dict[str, set[str]] = {}
+    for key in ch.values:
+        setting = BY_KEY[key]
+        if setting.apply == LIVE and setting.live:
+            handlers.setdefault(setting.live, set()).add(key)
+    for target, keys in handlers.items():
+        _live_handler(target)(ve, keys, new)
     if needs_restart and ch.setmode != "restart" and ch.setmode != "ignore":
         log.info("WARNING: Some of the parameters could not be applied to a running "
                  "container. Please consider using --setmode option")
     return needs_restart
 
 
-def _configure_guest(ve: VE, keys: set[str], values: dict[str, str]) -> None:
+def _live_handler(target: str) -> Callable[[VE, set[str], dict[str, str]], None]:
+    import importlib
+
+    module, _, func = target.partition(":")
+    handler: Callable[[VE, set[str], dict[str, str]], None] = \
+        getattr(importlib.import_module(module), func)
+    return handler
+
+
+def network_pending(ve: VE, keys: set[str], values: dict[str, str]) -> None:
+    """Until the network layer exists: addresses are stored, and said to be."""
+    log.warn("IP addresses are saved; the network layer applies them at the next start")
+
+
+def configure_guest(ve: VE, keys: set[str], values: dict[str, str]) -> None:
+    """Hostname and resolver settings, applied inside the running VE as its root."""
     from pyvz.dists import preload
     from pyvz.kernel.syscalls import sethostname
     from pyvz.ve import nsexec

@@ -30,6 +30,7 @@ import time
 from pyvz import log
 from pyvz.errors import E, VzError
 from pyvz.kernel import syscalls as sc
+from pyvz.ve import areas
 from pyvz.ve.model import VE
 from pyvz.ve.runstate import RunState, proc_start_ticks
 
@@ -58,6 +59,7 @@ class _Plan:
     """Everything M and I need, computed by P before forking (no config reads later)."""
 
     __slots__ = (
+        "areas",
         "caps",
         "cgroups",
         "console_log",
@@ -101,6 +103,7 @@ class _Plan:
         self.cgroups = ve.cgroups()
         self.handler = [sys.executable, "-m", "pyvz.ve.reaper", str(ve.ctid)]
         self.init = "/sbin/init"
+        self.areas: list[tuple[object, object]] = []  # filled once the cgroups exist
         self.dist: Dist | None = None
         if self.hostname or self.nameservers is not None or self.searchdomains is not None:
             from pyvz.dists import preload
@@ -131,6 +134,8 @@ def start(ve: VE, *, force: bool = False, wait: bool = False) -> RunState:
     try:
         _check_root(plan)
         plan.cgroups.create()
+        areas.prepare_all(ve, plan.cgroups)
+        plan.areas = list(areas.plan_all(ve))
         st = _launch(plan)
     except BaseException:
         _rollback(ve, plan, mounted_here)
@@ -164,6 +169,10 @@ def _rollback(ve: VE, plan: _Plan, mounted_here: bool) -> None:
         plan.cgroups.remove()
     except OSError as e:
         log.warn(f"Unable to remove cgroups: {e}")
+    try:
+        areas.cleanup_all(ve)
+    except VzError as e:
+        log.warn(str(e))
     RunState.remove(plan.run_dir)
     if mounted_here:
         from pyvz.ve import mount as ve_mount
@@ -181,6 +190,7 @@ def cleanup_stopped(ve: VE, *, umount: bool) -> None:
     if cg.exists():
         cg.kill_all()
         cg.remove()
+    areas.cleanup_all(ve)
     RunState.remove(ve.run_dir)
     if umount and ve.is_mounted():
         from pyvz.ve import mount as ve_mount
@@ -263,6 +273,7 @@ def _monitor_side(plan: _Plan, master: int, slave: int, report_w: int) -> None:
         plan.cgroups.attach(init_pid)
         if not plan.userns:
             plan.cgroups.restrict_devices()
+        areas.attach_all(plan.areas, init_pid)  # type: ignore[arg-type]
         _prepare_mounts(plan, init_pid, slave, host_net)
         os.write(go_w, b"g")
         os.close(go_w)

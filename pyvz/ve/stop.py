@@ -41,6 +41,9 @@ def stop(ve: VE, *, fast: bool = False, skip_umount: bool = False) -> None:
     target = nsexec.open_target(ve)
     try:
         log.info("Stopping container ...")
+        from pyvz.ve import areas
+
+        areas.detach_all(ve)
         stopped = False
         if not fast:
             timeout = float(ve.conf.get_int("STOP_TIMEOUT", 120) or 120)

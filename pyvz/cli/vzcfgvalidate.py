@@ -1,0 +1,14 @@
+"""``vzcfgvalidate`` — check a VE config's resource rules.
+
+Not built yet: it comes with the resources issue."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.stderr.write("vzcfgvalidate: not available in this pyvz yet (resources issue)\n")
+    return 5

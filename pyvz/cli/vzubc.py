@@ -1,0 +1,12 @@
+"""``vzubc`` — user beancounters view.  Not built yet: it comes with the resources issue."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.stderr.write("vzubc: not available in this pyvz yet (resources issue)\n")
+    return 5
