@@ -6,6 +6,9 @@ with any of these functions, called in this order:
     prepare(ve, cgroups)       P (the command), after the VE's cgroups exist and before
                                its init does: e.g. limits, so init starts inside them
     plan(ve) -> object | None  P: everything ``attach`` will need (config reads happen here)
+    binds(ve) -> [(src, dst)]  P: files or directories of the node to bind over paths inside
+                               the VE once its /proc is mounted (e.g. lxcfs's /proc views);
+                               I performs them, as the VE's root, before pivoting
     attach(plan, init_pid)     M (the starter), as node root in the node's namespaces,
                                after init exists (its namespaces too) and before it runs
     detach(ve)                 a running VE is being stopped, its init still alive (e.g.
@@ -22,7 +25,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["AREAS", "attach_all", "cleanup_all", "detach_all", "plan_all", "prepare_all"]
+__all__ = ["AREAS", "attach_all", "binds_all", "cleanup_all", "detach_all", "plan_all",
+           "prepare_all"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,6 +66,14 @@ def plan_all(ve: VE) -> list[tuple[ModuleType, object]]:
             if p is not None:
                 plans.append((m, p))
     return plans
+
+
+def binds_all(ve: VE) -> list[tuple[str, str]]:
+    binds: list[tuple[str, str]] = []
+    for m in _modules():
+        if hasattr(m, "binds"):
+            binds.extend(m.binds(ve))
+    return binds
 
 
 def attach_all(plans: list[tuple[ModuleType, object]], init_pid: int) -> None:
