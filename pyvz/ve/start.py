@@ -60,6 +60,7 @@ class _Plan:
 
     __slots__ = (
         "areas",
+        "binds",
         "caps",
         "cgroups",
         "console_log",
@@ -104,6 +105,7 @@ class _Plan:
         self.handler = [sys.executable, "-m", "pyvz.ve.reaper", str(ve.ctid)]
         self.init = "/sbin/init"
         self.areas: list[tuple[object, object]] = []  # filled once the cgroups exist
+        self.binds: list[tuple[str, str]] = []
         self.dist: Dist | None = None
         if self.hostname or self.nameservers is not None or self.searchdomains is not None:
             from pyvz.dists import preload
@@ -136,6 +138,7 @@ def start(ve: VE, *, force: bool = False, wait: bool = False) -> RunState:
         plan.cgroups.create()
         areas.prepare_all(ve, plan.cgroups)
         plan.areas = list(areas.plan_all(ve))
+        plan.binds = areas.binds_all(ve)
         st = _launch(plan)
     except BaseException:
         _rollback(ve, plan, mounted_here)
@@ -387,6 +390,8 @@ def _init_side(plan: _Plan, console: int, go_r: int, err_w: int) -> None:
         sc.mount("proc", f"{root}/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
         if not plan.userns:
             _mask_proc(root)
+        for source, target in plan.binds:
+            sc.mount(source, f"{root}/{target.lstrip('/')}", None, sc.MS_BIND)
         # a bind of the root onto itself is not locked, so it can be pivoted into
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
         os.chdir(root)
