@@ -195,6 +195,33 @@ def memory_per_ve(sys_: Pyvz | Lxc, count: int, base: int) -> dict[str, float]:
                 pass
 
 
+CPU_JOB = "i=0; while [ $i -lt {n} ]; do i=$((i+1)); done"
+
+
+def cpu_overhead(sys_: Pyvz | Lxc, repeat: int, iterations: int, ctid: int) -> dict[str, float]:
+    """The same CPU-bound job (a busybox shell loop) on the node and inside a VE: the
+    VE's extra time in percent, its command's own start-up subtracted."""
+    job = CPU_JOB.format(n=iterations)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    sys_.create(ctid)
+    try:
+        sys_.start_until_answer(ctid)
+        host = statistics.median(
+            [timed([busybox, "sh", "-c", job]) for _ in range(repeat)])
+        empty = statistics.median([sys_.exec_true(ctid) for _ in range(repeat)])
+        inside = statistics.median([run_in(sys_, ctid, job) for _ in range(repeat)]) - empty
+        return {"host_s": host, "ve_s": inside, "overhead_pct": (inside / host - 1) * 100}
+    finally:
+        sys_.stop_fast(ctid)
+        sys_.destroy(ctid)
+
+
+def run_in(sys_: Pyvz | Lxc, ctid: int, job: str) -> float:
+    if isinstance(sys_, Pyvz):
+        return sys_.vz("exec", str(ctid), job)
+    return sys_.lxc("lxc-attach", "-n", f"c{ctid}", "--", "/bin/sh", "-c", job)
+
+
 def python_startup(repeat: int) -> dict[str, float]:
     py = str(VENV_BIN / "python")
     return stats([timed([py, "-c", "pass"]) for _ in range(max(repeat, 10))])
@@ -231,7 +258,10 @@ def main() -> int:
         for s in systems:
             s.prepare()
             results[s.name] = {"lifecycle": lifecycle(s, repeat, 1000),
-                               "memory": memory_per_ve(s, args.density, 2000)}
+                               "memory": memory_per_ve(s, args.density, 2000),
+                               "cpu": cpu_overhead(s, 3 if args.quick else 5,
+                                                   600_000 if args.quick else 2_000_000,
+                                                   3000)}
     except KeyboardInterrupt:
         print("interrupted; cleaning up", file=sys.stderr)
         return 130
@@ -280,6 +310,12 @@ def report(results: dict[str, object], names: list[str]) -> None:
         assert isinstance(r, dict)
         row += f"{r['memory']['pss_kib_per_ve']:>14.0f}{'':>17}"
     print(row + "  (PSS of the management processes / VEs)")
+    row = f"{'CPU-bound job inside vs node (%)':34}"
+    for n in names:
+        r = results[n]
+        assert isinstance(r, dict)
+        row += f"{r['cpu']['overhead_pct']:>+14.2f}{'':>17}"
+    print(row + "  (busybox shell loop; median)")
 
 
 if __name__ == "__main__":
