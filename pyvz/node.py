@@ -66,6 +66,9 @@ class Node:
         try:
             os.makedirs(self.paths.conf_dir, exist_ok=True)
             write_atomic(path, text)
+            from pyvz.res.samples import install  # resources issue: ve-*.conf-sample
+
+            install(self.paths)
         except OSError as e:
             raise VzError(E.NOCONFIG, f"Global config {path} not found and cannot be "
                           f"created: {e.strerror}") from e

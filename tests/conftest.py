@@ -89,6 +89,7 @@ class Node:
             if conf.stem.isdigit():
                 self.vzctl("stop", conf.stem, "--fast", timeout=60)
                 self.vzctl("destroy", conf.stem, timeout=60)
+        self.run("pyvz", "cleanup", timeout=60)  # the node's lxcfs and cgroup directories
         kill_node_processes(self.root)
         unmount_under(self.root)
         for d in self.cgroup_dirs():

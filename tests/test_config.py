@@ -428,6 +428,21 @@ _GARBAGE: dict[type[k.Kind], tuple[str, int]] = {
     k.PathKind: ("relative/path", E.INVALID_PARAMETER_VALUE),
     k.OnOffList: ("chown:maybe", E.INVALID_PARAMETER_VALUE),
 }
+# resources issue: the kinds of pyvz/config/settings_res.py
+from pyvz.config import settings_res as _res  # noqa: E402
+
+_GARBAGE.update({kind: ("12abc", E.INVALID_PARAMETER_VALUE) for kind in (
+    _res.UbcPair, _res.Float, _res.CpuLimit, _res.CpuMask, _res.IoLimit, _res.Meminfo)})
+# network issue: the kinds of pyvz/config/settings_net.py
+from pyvz.config import settings_net as _net  # noqa: E402
+from pyvz.net.netif import NetifKind as _NetifKind  # noqa: E402
+
+_GARBAGE.update({_NetifKind: ("ifname=eth0,mac=zz", E.INVALID_PARAMETER_VALUE),
+                 _net.Rate: ("12abc", E.INVALID_PARAMETER_VALUE)})
+# disk issue: the kinds of pyvz/config/settings_disk.py
+from pyvz.config import settings_disk as _disk  # noqa: E402
+
+_GARBAGE[_disk.DiskPair] = ("12abc:5", E.INVALID_PARAMETER_VALUE)
 
 
 @pytest.mark.parametrize("setting", [s for s in SETTINGS if s.options],

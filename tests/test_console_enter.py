@@ -130,6 +130,9 @@ def test_exec_exit_codes_and_stdin(ve: VeHandle) -> None:
     assert ve.vzctl("exec2", "exit 3").returncode == 3
     assert ve.vzctl("exec", "true").returncode == 0
     assert ve.vzctl("exec3", "/bin/echo", "a b", "c").stdout == "a b c\n"
+    # a bare name is looked up in PATH inside the VE (nothing imported there)
+    r = ve.vzctl("exec3", "echo", "bare")
+    assert (r.returncode, r.stdout) == (0, "bare\n"), r
     r = ve.node.vzctl("exec", str(ve.ctid), "-", input=b"echo from-stdin; id -u\n")
     assert r.stdout.split() == ["from-stdin", "0"]
     r = ve.node.vzctl("exec2", str(ve.ctid), "cat", input=b"piped data\n")

@@ -195,18 +195,21 @@ class VeCgroups:
         """Remove the VE's directories, waiting for dying tasks to leave; the per-node base
         directories stay (other VEs use them)."""
         deadline = time.monotonic() + timeout
-        for d in self.dirs():
-            while True:
-                try:
-                    self.io.rmdir(d)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError as e:
-                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
-                        raise
-                    self.kill_all()
-                    time.sleep(0.01)
+        for top in self.dirs():
+            # (templates issue) groups made inside a delegated tree (systemd's) go first,
+            # deepest first: a directory with children cannot be removed
+            for d in [*_subdirs_deepest_first(top), top]:
+                while True:
+                    try:
+                        self.io.rmdir(d)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError as e:
+                        if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                            raise
+                        self.kill_all()
+                        time.sleep(0.01)
 
     def remove_node_bases(self) -> None:
         """Remove the per-node base directories if no VE is left in them (tests, uninstall)."""
@@ -215,3 +218,11 @@ class VeCgroups:
                 self.io.rmdir(base)
             except OSError:
                 pass
+
+
+def _subdirs_deepest_first(top: str) -> list[str]:
+    """(templates issue) Sub-directories of a cgroup directory, children before parents."""
+    found: list[str] = []
+    for dirpath, dirnames, _ in os.walk(top):
+        found.extend(os.path.join(dirpath, n) for n in dirnames)
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)

@@ -3,8 +3,9 @@
     pyvz boot        start ONBOOT containers in BOOTORDER (the systemd unit's start)
     pyvz shutdown    stop all running containers (the systemd unit's stop)
     pyvz adopt       give running containers whose monitor died a new one
-    pyvz cleanup     remove this node's cgroup directories (only when no VE runs)
+    pyvz cleanup     stop this node's lxcfs, remove its cgroup directories (no VE may run)
     pyvz info        what this node is: paths, cgroup layout, monitor, version
+    pyvz ubc [CTID]  refresh and print RUN/user_beancounters (/proc/user_beancounters format)
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def _main(argv: list[str]) -> int:
         sys.stdout.write(__doc__ or "")
         return 0 if argv else E.INVALID_PARAMETER_SYNTAX
     command, rest = argv[0], argv[1:]
+    if command == "ubc":  # resources issue: beancounters of running VEs
+        from pyvz.cli.vzubc import pyvz_ubc
+
+        return pyvz_ubc(rest)
     if rest:
         raise VzError(E.INVALID_PARAMETER_SYNTAX, f"pyvz {command}: unexpected arguments")
     from pyvz.node import Node

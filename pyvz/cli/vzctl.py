@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 USAGE = """\
 Usage: vzctl [options] <command> <ctid> [parameters]
 
-vzctl create <ctid> [--ostemplate <name>] [--config <name>] [--layout overlay|simfs]
+vzctl create <ctid> [--ostemplate <name>] [--config <name>]
+   [--layout overlay|simfs|ploop|btrfs] [--diskspace <soft[:hard]>] [--diskinodes <soft[:hard]>]
    [--hostname <name>] [--name <name>] [--ipadd <addr>] [--description <text>]
    [--private <path>] [--root <path>] [--local_uid <uid>] [--local_gid <gid>]
 vzctl start <ctid> [--force] [--wait]
@@ -41,6 +42,17 @@ vzctl set <ctid> [--save] [--force] [--setmode restart|ignore]
    [--nameserver <addr>] [--searchdomain <name>] [--onboot yes|no] [--bootorder <N>]
    [--userpasswd <user>:<passwd>] [--name <name>] [--description <text>]
    [--disabled yes|no] [--capability <name>:on|off ...] [--stop-timeout <sec>]
+   [--diskspace <soft[:hard]>] [--diskinodes <soft[:hard]>] [--quotaugidlimit <N>]
+   [--diskquota yes|no]
+vzctl snapshot <ctid> [--id <uuid>] [--name <name>] [--description <text>] [--skip-suspend]
+vzctl snapshot-switch | snapshot-delete <ctid> --id <uuid>
+vzctl snapshot-mount <ctid> --id <uuid> --target <dir>
+vzctl snapshot-umount <ctid> --id <uuid>
+vzctl snapshot-list <ctid> [-H] [-o <field>[,<field>...]] [--id <uuid>] [-L]
+vzctl clone <ctid> <new ctid> [--name <name>] [--hostname <name>] [--private <path>]
+vzctl backup <ctid> <file> [--incremental] [--skip-suspend]
+vzctl restore-backup <new ctid> <file>[,<incremental file>...] [--layout simfs|ploop|btrfs]
+vzctl compact | quotaon | quotaoff | quotainit <ctid>
 
 Global options: --quiet, --verbose, --skiplock, --version, --help
 """
@@ -50,7 +62,10 @@ _STOP = {"fast": False, "skip-umount": False}
 _CREATE = {"ostemplate": True, "config": True, "layout": True, "ve-layout": True,
            "velayout": True, "private": True, "root": True, "ipadd": True, "ip": True,
            "hostname": True, "name": True, "description": True, "local-uid": True,
-           "local-gid": True}
+           "local-gid": True,
+           # [disk area] first/second-level quota given at create
+           "diskspace": True, "diskinodes": True, "quotatime": True, "quotaugidlimit": True,
+           "diskquota": True}
 
 
 class Invocation:
@@ -289,8 +304,14 @@ def cmd_set(inv: Invocation) -> int:
     if not found:
         raise VzError(E.INVALID_PARAMETER_SYNTAX, "Nothing to set")
     if inv.ctid == 0:
-        raise VzError(E.INVALID_PARAMETER_VALUE,
-                      "These parameters cannot be set for CT0 (the node)")
+        # resources issue: CT0 takes --cpuunits (the node's weight against its VEs)
+        if set(found) - {"save"} != {"cpuunits"}:
+            raise VzError(E.INVALID_PARAMETER_VALUE,
+                          "These parameters cannot be set for CT0 (the node)")
+        from pyvz.res.host import set_host_cpuunits
+
+        set_host_cpuunits(inv.node, found["cpuunits"][-1], "save" in found)
+        return 0
     ve = inv.ve()
     ve.require_config()
     from pyvz.ve import setparams
@@ -395,7 +416,8 @@ _COMMANDS: dict[str, Callable[[Invocation], int]] = {
 EXTENSION_VERBS = {
     **dict.fromkeys(("snapshot", "snapshot-switch", "snapshot-delete", "snapshot-mount",
                      "snapshot-umount", "snapshot-list", "quotaon", "quotaoff", "quotainit",
-                     "convert", "compact"), "pyvz.cli.verbs_disk"),
+                     "convert", "compact", "clone", "backup", "restore-backup"),
+                    "pyvz.cli.verbs_disk"),
     **dict.fromkeys(("suspend", "chkpnt", "resume", "restore"), "pyvz.cli.verbs_cpt"),
 }
 

@@ -193,7 +193,10 @@ def _print_json(rows: list[VeRow], columns: list[tuple[str, Column]] | None) -> 
 
     from pyvz.cli.columns import COLUMNS
 
-    cols = columns if columns is not None else [(n, COLUMNS[n]) for n in sorted(COLUMNS)]
+    # without -o: every field without a suffix (vzctl; "physpages.m" etc. are views of
+    # the "physpages" object) — resources issue
+    cols = columns if columns is not None else [(n, COLUMNS[n]) for n in sorted(COLUMNS)
+                                                if "." not in n]
     data = [{name: c.to_json(c.get(r)) for name, c in cols} for r in rows]
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
     return 0

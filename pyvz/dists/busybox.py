@@ -15,3 +15,7 @@ __all__ = ["Busybox"]
 
 class Busybox(Dist):
     name = "busybox"
+
+    def set_network(self, root: str, ips: list[str], ifnames: list[str]) -> bool:
+        """busybox's ifup reads ifupdown's /etc/network/interfaces.  [net area]"""
+        return self._write_ifupdown(root, ips, ifnames)

@@ -12,7 +12,11 @@ import os
 from pyvz import log
 from pyvz.errors import VzError
 
-__all__ = ["exit_description", "quote_argv", "run"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["exit_description", "quote_argv", "run", "run_lines"]
 
 
 def quote_argv(argv: list[str]) -> str:
@@ -54,3 +58,29 @@ def run(argv: list[str], *, code: int, what: str | None = None, input: bytes | N
         last = detail[-1] if detail else exit_description(proc.returncode)
         raise VzError(code, f"{what or os.path.basename(argv[0])} failed: {last}")
     return proc.returncode, out, err
+
+
+def run_lines(argv: list[str], *, code: int, on_line: Callable[[str], None],
+              env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+    """(templates issue) Run ``argv`` with stdout and stderr merged, handing each line of
+    output to ``on_line`` as it comes (for progress displays); returns the exit status.
+
+    Raises ``VzError(code, …)`` only if the program cannot be started."""
+    import subprocess
+
+    log.debug("Running: " + quote_argv(argv))
+    try:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, close_fds=True,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+    except OSError as e:
+        raise VzError(code, f"Unable to run {argv[0]}: {e.strerror}") from e
+    assert proc.stdout is not None
+    try:
+        for raw in proc.stdout:
+            on_line(raw.decode(errors="replace").rstrip("\r\n"))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc.wait()

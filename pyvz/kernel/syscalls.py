@@ -44,6 +44,8 @@ __all__ = [
     "clone",
     "close_range",
     "mount",
+    "move_mount",
+    "open_tree",
     "openat2",
     "pidfd_send_signal",
     "pivot_root",
@@ -95,6 +97,12 @@ _SYS_SETNS = 308
 _SYS_PIDFD_SEND_SIGNAL = 424
 _SYS_CLOSE_RANGE = 436
 _SYS_OPENAT2 = 437
+# (templates issue) the mount API: a detached copy of a node directory, attached inside a VE
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
+_OPEN_TREE_CLONE = 1
+_AT_FDCWD = -100
+_MOVE_MOUNT_F_EMPTY_PATH = 0x04
 _SYS_CAPGET = 125
 _SYS_CAPSET = 126
 
@@ -196,6 +204,21 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0,
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
     return _check(_lib().syscall(_SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how),
                                  ctypes.sizeof(how)), "openat2", path)
+
+
+def open_tree(path: str) -> int:
+    """(templates issue) A detached bind mount of ``path`` as a descriptor (close-on-exec).
+
+    It can be attached with ``move_mount`` after the caller has entered another mount
+    namespace (a VE's), where ``path`` itself is out of reach."""
+    return _check(_lib().syscall(_SYS_OPEN_TREE, _AT_FDCWD, _b(path),
+                                 _OPEN_TREE_CLONE | os.O_CLOEXEC), "open_tree", path)
+
+
+def move_mount(tree_fd: int, target: str) -> None:
+    """(templates issue) Attach a tree from ``open_tree`` at ``target``."""
+    _check(_lib().syscall(_SYS_MOVE_MOUNT, tree_fd, b"", _AT_FDCWD, _b(target),
+                          _MOVE_MOUNT_F_EMPTY_PATH), "move_mount", target)
 
 
 def prctl(option: int, arg2: int = 0) -> int:

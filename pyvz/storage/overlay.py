@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import zlib
 
 from pyvz.errors import E, VzError
 from pyvz.kernel import syscalls as sc
-from pyvz.storage.base import DriverInfo, StorageDriver
+from pyvz.storage.base import DriverInfo, Limits, StorageDriver
+from pyvz.storage.codes import C
 
 __all__ = ["OverlayDriver", "layer_name"]
 
@@ -31,7 +33,14 @@ def layer_name(cache_path: str, uid: int, gid: int) -> str:
 
 
 class OverlayDriver(StorageDriver):
-    info = DriverInfo("overlay", shares_template=True)
+    info = DriverInfo("overlay", shares_template=True, snapshots=True, clone_cheap=True,
+                      project_quota=True)
+
+    def data_dir(self, private: str) -> str:
+        return os.path.join(private, "upper")
+
+    def project_dirs(self, private: str) -> list[str]:
+        return [os.path.join(private, "upper"), os.path.join(private, "work")]
 
     @property
     def layers_dir(self) -> str:
@@ -54,8 +63,6 @@ class OverlayDriver(StorageDriver):
             from pyvz.templates.cache import unpack
 
             log.info(f"Unpacking template layer {name}")
-            import shutil
-
             tmp = f"{layer}.partial"
             if os.path.exists(tmp):
                 shutil.rmtree(tmp)
@@ -73,7 +80,8 @@ class OverlayDriver(StorageDriver):
         finally:
             os.close(lock_fd)
 
-    def create(self, private: str, cache_path: str, uid: int, gid: int) -> None:
+    def create(self, private: str, cache_path: str, uid: int, gid: int,
+               limits: Limits | None = None) -> None:
         layer = self.ensure_layer(cache_path, uid, gid)
         lower_root = os.stat(os.path.join(layer, "rootfs"))
         upper = os.path.join(private, "upper")
@@ -84,6 +92,8 @@ class OverlayDriver(StorageDriver):
         os.mkdir(os.path.join(private, "work"), 0o700)
         with open(os.path.join(private, "layer"), "w") as f:
             f.write(os.path.basename(layer) + "\n")
+        if limits is not None:
+            self.apply_project_quota(private, limits)  # before the VE writes anything
 
     def lower_dir(self, private: str) -> str:
         try:
@@ -107,3 +117,50 @@ class OverlayDriver(StorageDriver):
             sc.mount("overlay", root, "overlay", 0, options)
         except OSError as e:
             raise VzError(E.FS_MOUNT, f"Unable to mount {root}: {e.strerror}") from e
+
+    # -- snapshots and clones: copies of the upper layer (the template layer is shared) --
+    def snapshot_take(self, private: str, root: str | None, dest: str) -> None:
+        from pyvz.storage.copy import copy_tree
+
+        copy_tree(os.path.join(private, "upper"), os.path.join(dest, "upper"))
+        shutil.copy2(os.path.join(private, "layer"), os.path.join(dest, "layer"))
+
+    def snapshot_restore(self, private: str, src: str) -> None:
+        from pyvz.storage.copy import copy_tree
+
+        upper = os.path.join(private, "upper")
+        self.repair(private)
+        copy_tree(os.path.join(src, "upper"), upper + ".switch")
+        shutil.copy2(os.path.join(src, "layer"), os.path.join(private, "layer.switch"))
+        # the only window: between these renames ``repair`` puts the old upper back
+        os.rename(upper, upper + ".old")
+        os.rename(upper + ".switch", upper)
+        os.replace(os.path.join(private, "layer.switch"), os.path.join(private, "layer"))
+        shutil.rmtree(upper + ".old")
+        work = os.path.join(private, "work")
+        shutil.rmtree(work, ignore_errors=True)
+        os.mkdir(work, 0o700)
+
+    def repair(self, private: str) -> None:
+        upper = os.path.join(private, "upper")
+        if not os.path.isdir(upper) and os.path.isdir(upper + ".old"):
+            os.rename(upper + ".old", upper)
+        for leftover in (upper + ".switch", upper + ".old"):
+            if os.path.lexists(leftover):
+                shutil.rmtree(leftover)
+
+    def snapshot_mount(self, src: str, target: str) -> None:
+        lower = self.lower_dir(src)
+        options = f"lowerdir={src}/upper:{lower},xino=auto"
+        try:
+            sc.mount("overlay", target, "overlay", sc.MS_RDONLY, options)
+        except OSError as e:
+            raise VzError(C.MOUNT_SNAPSHOT,
+                          f"Unable to mount snapshot at {target}: {e.strerror}") from e
+
+    def clone_into(self, private: str, dest: str, root: str | None = None) -> None:
+        from pyvz.storage.copy import copy_tree
+
+        copy_tree(os.path.join(private, "upper"), os.path.join(dest, "upper"))
+        os.mkdir(os.path.join(dest, "work"), 0o700)
+        shutil.copy2(os.path.join(private, "layer"), os.path.join(dest, "layer"))

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from pyvz.cgroups.ve import VeCgroups
     from pyvz.ve.model import VE
 
-AREAS = ("pyvz.res.lifecycle", "pyvz.net.lifecycle")
+# pyvz.templates.lifecycle (templates issue): a cgroup tree for a VE whose init is systemd
+AREAS = ("pyvz.res.lifecycle", "pyvz.net.lifecycle", "pyvz.templates.lifecycle")
 
 _loaded: list[ModuleType] | None = None
 

@@ -4,6 +4,9 @@ vzctl waits for the default runlevel.  pyvz asks the VE: with systemd,
 ``systemctl is-system-running --wait``; otherwise boot is over once init has started
 the services of its runlevel (it has children) and no process inside still runs the
 sysinit script (``/etc/init.d/rcS`` or ``rc``): init starts them only after sysinit.
+A child of init that has not exec'd yet (it still looks like init) means init is just
+starting something, and the answer must hold on two looks 50 ms apart: init runs its
+scripts one after another, with an instant between them when none runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ _SYSINIT_MARKERS = (b"/etc/init.d/rcS", b"/etc/rc.d/rc.sysinit", b"/etc/init.d/r
 
 def _booted(pids: list[int], init_pid: int) -> bool:
     init_has_children = False
+    try:
+        with open(f"/proc/{init_pid}/cmdline", "rb") as f:
+            init_cmdline = f.read().replace(b"\0", b" ")
+    except OSError:
+        return False
     for pid in pids:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -34,7 +42,10 @@ def _booted(pids: list[int], init_pid: int) -> bool:
         if any(m in cmdline for m in _SYSINIT_MARKERS):
             return False
         ppid = stat[stat.rfind(b")") + 2:].split()[1]
-        init_has_children = init_has_children or int(ppid) == init_pid
+        if int(ppid) == init_pid:
+            if cmdline == init_cmdline:
+                return False  # forked by init, not yet exec'd: something is starting
+            init_has_children = True
     return init_has_children
 
 
@@ -50,6 +61,15 @@ def wait_booted(ve: VE, st: RunState, timeout: float = BOOT_TIMEOUT) -> None:
     if _init_is_systemd(st):
         from pyvz.ve import nsexec
 
+        # (templates issue) systemctl answers "offline" at once until systemd has opened
+        # its private socket, which happens a moment after init starts
+        while not os.path.exists(f"/proc/{st.init_pid}/root/run/systemd/private"):
+            if not st.init_alive():
+                raise VzError(E.WAIT_FAILED, "Container stopped while booting")
+            if time.monotonic() >= deadline:
+                raise VzError(E.WAIT_FAILED,
+                              f"Container did not finish booting in {int(timeout)} s")
+            time.sleep(0.02)
         target = nsexec.open_target(ve)
         try:
             devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -62,10 +82,16 @@ def wait_booted(ve: VE, st: RunState, timeout: float = BOOT_TIMEOUT) -> None:
             target.close()
         return
     cg = ve.cgroups()
+    looked_booted = False
     while time.monotonic() < deadline:
         if not st.init_alive():
             raise VzError(E.WAIT_FAILED, "Container stopped while booting")
         if _booted(cg.procs(), st.init_pid):
-            return
+            if looked_booted:
+                return
+            looked_booted = True
+            time.sleep(0.05)
+            continue
+        looked_booted = False
         time.sleep(0.01)
     raise VzError(E.WAIT_FAILED, f"Container did not finish booting in {int(timeout)} s")

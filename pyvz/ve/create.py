@@ -75,6 +75,11 @@ def create(ve: VE, values: dict[str, str], *, config_name: str | None = None) ->
     if os.path.lexists(private):
         raise VzError(E.FS_PRVT_AREA_EXIST, f"Private area already exists in {private}")
     driver = get_driver(layout, node)
+    # [disk area] the layout enforces the limits or refuses them before anything is made
+    from pyvz.storage.base import Limits
+
+    limits = Limits.from_values(pick)
+    driver.check_limits(private, limits)
     cache = ensure_cache(node.cache_dir, ostemplate)
 
     partial = private + PARTIAL_SUFFIX
@@ -83,7 +88,7 @@ def create(ve: VE, values: dict[str, str], *, config_name: str | None = None) ->
     try:
         os.makedirs(os.path.dirname(private), exist_ok=True)
         os.mkdir(partial, 0o755)
-        driver.create(partial, cache, uid, gid)
+        driver.create(partial, cache, uid, gid, limits)
         # until CTID.conf exists, this marks the area as ours to remove if we are killed
         open(os.path.join(partial, CREATING_MARK), "w").close()
         os.rename(partial, private)

@@ -8,7 +8,6 @@ finishes the job.
 from __future__ import annotations
 
 import os
-import shutil
 
 from pyvz import log
 from pyvz.errors import E, VzError
@@ -43,14 +42,19 @@ def destroy(ve: VE) -> None:
     cleanup_stopped(ve, umount=False)
     if os.path.exists(conf_path):
         os.rename(conf_path, destroyed)
+    # [disk area] the layout removes its own (btrfs subvolumes cannot just be rmtree'd),
+    # and a trash left by a destroy killed while deleting is finished here too
+    from pyvz.storage.base import get_driver, layout_of
+
+    trash = f"{private}.destroying"
     if os.path.lexists(private):
         log.info(f"Destroying container private area: {private}")
-        trash = f"{private}.destroying"
         if os.path.lexists(trash):
-            shutil.rmtree(trash)
+            get_driver(layout_of(trash, ve.conf.get("VE_LAYOUT")), ve.node).destroy(trash)
         os.rename(private, trash)
+    if os.path.lexists(trash):
         try:
-            shutil.rmtree(trash)
+            get_driver(layout_of(trash, ve.conf.get("VE_LAYOUT")), ve.node).destroy(trash)
         except OSError as e:
             raise VzError(E.FS_DEL_PRVT, f"Unable to remove {trash}: {e.strerror}") from e
     remove_partial(private + PARTIAL_SUFFIX)

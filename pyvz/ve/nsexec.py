@@ -93,6 +93,22 @@ def _become_ve_root(target: Target) -> None:
     os.chdir("/")
 
 
+def _execvpe(argv: list[str], env: dict[str, str]) -> None:
+    """execvpe() without ``os.execvpe``, whose PATH search imports ``warnings``: inside a
+    VE nothing can be imported."""
+    if "/" in argv[0]:
+        os.execve(argv[0], argv, env)
+    error: OSError = FileNotFoundError(2, "No such file or directory", argv[0])
+    for directory in env.get("PATH", "/usr/bin:/bin").split(":"):
+        try:
+            os.execve(f"{directory or '.'}/{argv[0]}", argv, env)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as e:
+            error = e  # e.g. EACCES: keep looking, but report it if nothing else runs
+    raise error
+
+
 def _fork_into_pidns(target: Target) -> int:
     """fork() with the child in the VE's pid namespace; ours is restored right after, so
     later forks of this process (tar, …) stay on the node."""
@@ -111,9 +127,12 @@ def _fork_into_pidns(target: Target) -> int:
 
 
 def spawn(target: Target, argv: list[str], env: dict[str, str], *, stdin: int = 0,
-          stdout: int = 1, stderr: int = 2, ctty: int = -1) -> int:
+          stdout: int = 1, stderr: int = 2, ctty: int = -1,
+          before_exec: Callable[[], None] | None = None) -> int:
     """Start ``argv`` inside the VE and return its (node) PID.  With ``ctty`` the program
-    gets a new session with that terminal as its controlling tty."""
+    gets a new session with that terminal as its controlling tty.  ``before_exec`` runs in
+    the child once it is the VE's root (templates issue: vzpkg's mounts); it must not
+    import anything."""
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     pid = _fork_into_pidns(target)
     if pid == 0:
@@ -121,6 +140,8 @@ def spawn(target: Target, argv: list[str], env: dict[str, str], *, stdin: int = 
         try:
             os.close(err_r)
             _become_ve_root(target)
+            if before_exec is not None:
+                before_exec()
             if ctty >= 0:
                 os.setsid()
                 fcntl.ioctl(ctty, termios.TIOCSCTTY, 0)
@@ -131,7 +152,7 @@ def spawn(target: Target, argv: list[str], env: dict[str, str], *, stdin: int = 
             os.set_inheritable(3, False)
             err_fd = 3
             sc.close_range(4)
-            os.execvpe(argv[0], argv, env)
+            _execvpe(argv, env)
         except BaseException as e:
             try:
                 os.write(err_fd, (e.strerror or str(e)).encode() if isinstance(e, OSError)
@@ -279,7 +300,7 @@ def spawn_in_root(ve: VE, argv: list[str], env: dict[str, str], *, stdin: int = 
             os.dup2(err_w, 3)
             os.set_inheritable(3, False)
             sc.close_range(4)
-            os.execvpe(argv[0], argv, env)
+            _execvpe(argv, env)
         except BaseException as e:
             os.write(3, str(e).encode())
             os._exit(127)

@@ -76,16 +76,23 @@ def shutdown(node: Node) -> int:
     ordered = [c for c in reversed(onboot) if c in running] + \
         [c for c in running if c not in onboot]
     log.info(f"Stopping {len(ordered)} running container(s)")
-    return _run_batches(node, ordered, ["stop"], _parallel(node))
+    failures = _run_batches(node, ordered, ["stop"], _parallel(node))
+    from pyvz.res import lxcfs
+
+    lxcfs.stop_unused(node)
+    return failures
 
 
 def remove_node_cgroups(node: Node) -> bool:
-    """Remove the node's own cgroup base directories (``<hierarchy>/<node>``) when none of
-    its VEs runs; False if one does.  For uninstalling, and for throw-away nodes (the
-    demo, the benchmark) that should leave nothing in the node's cgroup trees."""
+    """Stop the node's lxcfs and remove its cgroup base directories (``<hierarchy>/<node>``)
+    when none of its VEs runs; False if one does.  For uninstalling, and for throw-away
+    nodes (the demo, the benchmark, tests) that should leave nothing behind."""
     if any(VE(node, c).is_running() for c in all_ctids(node)):
         return False
     from pyvz.cgroups.hierarchy import Hierarchies
+    from pyvz.res import lxcfs
+
+    lxcfs.stop_unused(node)
 
     hier = Hierarchies.probe()
     for mount in [*hier.v1, *([hier.v2] if hier.v2 else [])]:

@@ -79,6 +79,10 @@ def collect(ve: VE, found: dict[str, list[str]]) -> Changes:
 def _new_value(ve: VE, setting: Setting, entries: list[tuple[str, str, str]]) -> str | None:
     kind = setting.kind
     current = ve.conf.own().get(setting.key)
+    merge = getattr(kind, "merge", None)
+    if merge is not None:  # [net area] kinds fed by several options (NETIF's --netif_add …)
+        result: str | None = merge(ve, current, entries)
+        return result
     if entries[0][1] in ("add", "del"):
         items = (current or "").split()
         for option, op, value in entries:
@@ -131,6 +135,8 @@ def apply(ve: VE, ch: Changes) -> None:
     needs_restart = False
     if running:
         needs_restart = _apply_live(ve, ch)
+    else:
+        _apply_stopped(ve, ch)
     if ch.save:
         _save(ve, ch)
     if not ch.save and not running and ch.values:
@@ -173,6 +179,26 @@ def _apply_live(ve: VE, ch: Changes) -> bool:
         log.info("WARNING: Some of the parameters could not be applied to a running "
                  "container. Please consider using --setmode option")
     return needs_restart
+
+
+def _apply_stopped(ve: VE, ch: Changes) -> None:
+    """Handlers marked ``stopped_too`` (disk limits: a layout enforces or refuses them
+    whether or not the VE runs) also run for a VE that is not running.  [disk area]"""
+    from pyvz.config.schema import BY_KEY
+
+    new = dict(ve.conf.own())
+    for key, value in ch.values.items():
+        if value is None:
+            new.pop(key, None)
+        else:
+            new[key] = value
+    handlers: dict[str, set[str]] = {}
+    for key in ch.values:
+        target = BY_KEY[key].live
+        if target and getattr(_live_handler(target), "stopped_too", False):
+            handlers.setdefault(target, set()).add(key)
+    for target, keys in handlers.items():
+        _live_handler(target)(ve, keys, new)
 
 
 def _live_handler(target: str) -> Callable[[VE, set[str], dict[str, str]], None]:
