@@ -219,6 +219,25 @@ def test_stop_removes_the_delegated_tree(deb: Node) -> None:
         ve.vzctl("destroy", timeout=120)
 
 
+def test_free_and_uptime_show_the_ves_own(deb: Node) -> None:
+    """Issue 3's "inside-VE free shows the VE's RAM", with procps (lxcfs's /proc views)."""
+    ve = _make(deb, DEFAULT, start=False)
+    try:
+        r = ve.vzctl("set", "--ram", "256M", "--save")
+        assert r.returncode == 0, r.stderr
+        assert ve.vzctl("start", "--wait", timeout=120).returncode == 0
+        rc, out = _sh(ve, "free -k")
+        mem = next(line for line in out.splitlines() if line.startswith("Mem:")).split()
+        assert int(mem[1]) == 256 * 1024, out
+        rc, out = _sh(ve, "cat /proc/uptime")
+        assert float(out.split()[0]) < 120, out   # the VE's uptime, not the node's
+        rc, out = _sh(ve, "nproc; uptime")
+        assert rc == 0 and "load average" in out, out
+    finally:
+        ve.vzctl("stop", "--fast", timeout=120)
+        ve.vzctl("destroy", timeout=120)
+
+
 # --- packages -----------------------------------------------------------------------
 
 def test_vzpkg_remove_and_vzyum_install(deb: Node, server: VeHandle) -> None:
