@@ -115,9 +115,7 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(USAGE)
         return E.INVALID_PARAMETER_SYNTAX
     command = argv[0]
-    handler = _COMMANDS.get(command) or _extension_verb(command)
-    if handler is None:
-        raise VzError(E.INVALID_PARAMETER_SYNTAX, f"Bad command: {command}")
+    handler = command_handler(command)
     if len(argv) < 2:
         raise VzError(E.INVALID_PARAMETER_VALUE, "CT ID missing")
     from pyvz.node import Node
@@ -133,9 +131,16 @@ def _main(argv: list[str]) -> int:
         raise VzError(E.INVALID_PARAMETER_VALUE, "Only set actions are allowed for CT0")
     log.set_ctid(ctid)
     inv = Invocation(node, ctid, command, argv[2:], skiplock)
-    if command in _READOPT:
-        _readopt(inv)
+    readopt_if_needed(inv)
     return handler(inv)
+
+
+def command_handler(command: str) -> Callable[[Invocation], int]:
+    """The function behind a vzctl verb (the CLI and ``pyvz.api`` share it)."""
+    handler = _COMMANDS.get(command) or _extension_verb(command)
+    if handler is None:
+        raise VzError(E.INVALID_PARAMETER_SYNTAX, f"Bad command: {command}")
+    return handler
 
 
 # commands that find a running VE whose monitor died give it a new one first
@@ -143,7 +148,10 @@ _READOPT = frozenset(("status", "exec", "exec2", "exec3", "enter", "console", "s
                       "runscript", "start", "restart", "mount", "umount"))
 
 
-def _readopt(inv: Invocation) -> None:
+def readopt_if_needed(inv: Invocation) -> None:
+    """Give a running VE whose monitor died a new one before a command uses it."""
+    if inv.command not in _READOPT:
+        return
     from pyvz.ve.runstate import RunState
 
     st = RunState.load(inv.node.paths.ve_run(inv.ctid))

@@ -79,6 +79,15 @@ def _hold_user_lock(node: Node) -> None:
         _user_fd = fd
 
 
+def release_user_lock() -> None:
+    """End of a command in a process that lives on (``pyvz.api``): drop the lock that a
+    CLI command simply takes with it when it exits."""
+    global _user_fd
+    if _user_fd is not None:
+        os.close(_user_fd)
+        _user_fd = None
+
+
 def stop_unused(node: Node, ctid: int = 0) -> None:
     """Stop the node's lxcfs if no VE (but ``ctid``) runs and no start is binding it."""
     import fcntl

@@ -10,7 +10,6 @@ master died with the old monitor) until the VE restarts.
 from __future__ import annotations
 
 import os
-import sys
 
 from pyvz.ve.model import VE
 from pyvz.ve.runstate import RunState
@@ -24,7 +23,7 @@ def ensure_monitor(ve: VE) -> bool:
     if st is None or st.monitor_alive():
         return False
     from pyvz import log
-    from pyvz.ve.start import monitor_binary, monitor_common_args
+    from pyvz.ve.start import monitor_binary, monitor_common_args, reaper_command
 
     monitor = monitor_binary()
     run_dir = ve.run_dir
@@ -33,7 +32,7 @@ def ensure_monitor(ve: VE) -> bool:
             "--log", ve.node.paths.console_log(ve.ctid),
             *monitor_common_args(run_dir, ve.cgroups().tasks_file(),
                                  ve.node.paths.console_log(ve.ctid)),
-            "--", sys.executable, "-m", "pyvz.ve.reaper", str(ve.ctid)]
+            "--", *reaper_command(ve)]
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     middle = os.fork()
     if middle == 0:

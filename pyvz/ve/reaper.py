@@ -31,10 +31,16 @@ def main(argv: list[str]) -> int:
     from pyvz.ve.model import VE
     from pyvz.ve.runstate import RunState
 
+    root = None
+    if len(argv) == 4 and argv[0] == "--root":
+        root, argv = argv[1], argv[2:]
     if len(argv) != 2 or not argv[0].isdigit():
-        sys.stderr.write("usage: python -m pyvz.ve.reaper CTID STATUS\n")
+        sys.stderr.write("usage: python -m pyvz.ve.reaper [--root VZ_ROOT] CTID STATUS\n")
         return 2
     ctid, status = int(argv[0]), argv[1]
+    if root is not None:
+        # what the reaper starts (a restart after reboot, hooks) must see the same node
+        os.environ["VZ_ROOT"] = root
     node = Node()
     logfile = node.setting("LOGFILE") if node.setting("LOGGING") != "no" else ""
     log.setup(prog="vzctl", quiet=True, logfile=logfile or "")

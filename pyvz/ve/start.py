@@ -102,7 +102,7 @@ class _Plan:
         self.console_log = ve.node.paths.console_log(ve.ctid)
         self.monitor = monitor_binary()
         self.cgroups = ve.cgroups()
-        self.handler = [sys.executable, "-m", "pyvz.ve.reaper", str(ve.ctid)]
+        self.handler = reaper_command(ve)
         self.init = "/sbin/init"
         self.areas: list[tuple[object, object]] = []  # filled once the cgroups exist
         self.binds: list[tuple[str, str]] = []
@@ -456,6 +456,14 @@ def _apply_guest_settings(plan: _Plan) -> None:
         dist.set_hostname("/", plan.hostname, plan.ips)
     if plan.nameservers is not None or plan.searchdomains is not None:
         dist.set_dns("/", plan.nameservers, plan.searchdomains)
+
+
+def reaper_command(ve: VE) -> list[str]:
+    """What the monitor runs when init is gone (it appends init's wait status).  The node's
+    root travels as an argument: the caller may be an API user whose VZ_ROOT is not in the
+    environment."""
+    return [sys.executable, "-m", "pyvz.ve.reaper", "--root", ve.node.paths.root,
+            str(ve.ctid)]
 
 
 def monitor_common_args(run_dir: str, tasks_file: str, console_log: str) -> list[str]:
