@@ -3,14 +3,17 @@ values), with nothing half-applied; and the pure logic of NETIF values and names
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
-from test_netlib import NetNode, netnode  # noqa: F401
+from test_netlib import BIN, NetNode, netnode  # noqa: F401
 
 from pyvz.errors import VzError
 from pyvz.net import names
 from pyvz.net.netif import check_mac, format_netifs, parse_netifs
 
 IP = "10.213.0.131"
+IP2 = "10.213.0.133"
 
 
 def test_netif_round_trip_and_checks() -> None:
@@ -52,15 +55,37 @@ def test_bad_and_conflicting_addresses(netnode: NetNode) -> None:  # noqa: F811
         r = nn.vzctl("set", str(b), "--ipadd", bad, "--save")
         assert r.returncode == 71, r.stderr
     assert nn.node.conf(b).read_text() == conf_b  # type: ignore[attr-defined]
-    # 78 at start: B configured with A's address does not start, leaves nothing
+    # A stopped VE may hold a running VE's address in its config (vzctl 4 checks the
+    # addresses of running VEs only: its kernel's venet map holds no others) ...
     nn.vzctl("set", str(b), "--ipadd", IP, "--save", check=True)
+    # ... but does not start with it (78), and leaves nothing: no mount, run state,
+    # cgroup, device, route, proxy entry or rule
+    before = nn.leftovers()
     r = nn.vzctl("start", str(b))
     assert r.returncode == 78, r.stdout + r.stderr
     assert "in use" in r.stderr
-    assert nn.vzctl("status", str(b)).stdout.split()[-1] == "down" or \
-        "running" not in nn.vzctl("status", str(b)).stdout
-    links = nn.node_sh("ip", "-d", "link").stdout
-    assert f"pyvz:{nn.node.node_name}:{b}:" not in links  # type: ignore[attr-defined]
+    assert nn.vzctl("status", str(b)).stdout.strip() == f"CTID {b} exist unmounted down"
+    assert nn.leftovers() == before
+    assert not (nn.node.root / "run/pyvz" / str(b)).exists()  # type: ignore[attr-defined]
+    assert not any(d.exists() for d in nn.node.cgroup_dirs(b))  # type: ignore[attr-defined]
+    # two VEs starting at once with one new address: one gets it, the other 78
+    nn.vzctl("set", str(b), "--ipdel", "all", "--ipadd", IP2, "--save", check=True)
+    c = nn.create("--ipadd", IP2, start=False)
+    starts = [subprocess.Popen(["nsenter", f"--net=/run/netns/{nn.ns}", str(BIN / "vzctl"),
+                                "start", str(ctid)], env=nn.node.env,  # type: ignore[attr-defined]
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+              for ctid in (b, c)]
+    codes = sorted(p.wait(timeout=120) for p in starts)
+    for p in starts:
+        assert p.stderr is not None
+        p.stderr.close()
+    assert codes == [0, 78], codes
+    loser = b if nn.vzctl("status", str(c)).stdout.split()[-1] == "running" else c
+    assert nn.vzctl("status", str(loser)).stdout.split()[-1] == "down"
+    alias = f"pyvz:{nn.node.node_name}:{loser}:"  # type: ignore[attr-defined]
+    assert alias not in nn.node_sh("ip", "-d", "link").stdout
+    assert len(nn.node_sh("ip", "route", "show", IP2).stdout.splitlines()) == 1
+    nn.vzctl("stop", str(b if loser == c else c), check=True)
     # 78 live: B running with another address cannot take A's; config and B unchanged
     nn.vzctl("set", str(b), "--ipdel", "all", "--ipadd", "10.213.0.132", "--save",
              check=True)

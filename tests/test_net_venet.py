@@ -1,16 +1,22 @@
 """venet: reachable by address from the node and from an outside client after --ipadd
 (TCP to busybox httpd in the VE, and ICMP), live add and delete, traffic accounting as a
-running total across restarts, and nothing left on the node after a stop."""
+running total across restarts, and nothing left on the node after a stop; added addresses
+announced to the neighbours when the admin chose the devices."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from test_netlib import CLIENT_IP, NODE_IP, NetNode, netnode  # noqa: F401
+from test_netlib import CLIENT_IP, NODE_IP, NetNode, add_ipv6, netnode  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
 IP_A = "10.213.0.101"
 IP_B = "10.213.0.102"
+IP_C = "10.213.0.103"
+IP_C6 = "fd00:213::103"
+IP_D = "10.213.0.104"
 SIZE = 2_000_000
 
 
@@ -78,3 +84,38 @@ def test_ve_without_network_gets_none(netnode: NetNode) -> None:  # noqa: F811
     assert nn.leftovers() == ""
     assert NODE_IP  # the node keeps its own address untouched
     assert NODE_IP in nn.node_sh("ip", "addr", "show", "up0").stdout
+
+
+def _neigh_mac(nn: NetNode, ip: str) -> str:
+    out = nn.client_sh("ip", "neigh", "show", ip, "dev", "cl0").stdout.split()
+    return out[out.index("lladdr") + 1] if "lladdr" in out else ""
+
+
+def test_added_address_is_announced(netnode: NetNode) -> None:  # noqa: F811
+    """With NEIGHBOUR_DEVS chosen by the admin (detect), an added address is announced
+    on the uplink (gratuitous ARP, unsolicited NA): a client that still had it at an
+    old MAC (the address was elsewhere until now) moves it to the node's at once.  With
+    the default ("all") nothing is sent."""
+    nn = netnode
+    add_ipv6(nn)
+    nn.vzctl("status", "101")  # the node's vz.conf, with its defaults
+    conf = nn.node.root / "etc/vz/vz.conf"  # type: ignore[attr-defined]
+    default = conf.read_text()
+    conf.write_text(default + 'NEIGHBOUR_DEVS="detect"\n')
+    ctid = nn.create()
+    up0 = nn.node_sh("ip", "-o", "link", "show", "up0").stdout.split("link/ether ")[1][:17]
+    old = "02:00:00:00:00:01"
+    for ip in (IP_C, IP_C6, IP_D):
+        nn.client_sh("ip", "neigh", "add", ip, "lladdr", old, "dev", "cl0", "nud", "stale")
+    nn.vzctl("set", str(ctid), "--ipadd", IP_C, "--ipadd", IP_C6, check=True)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and \
+            (_neigh_mac(nn, IP_C), _neigh_mac(nn, IP_C6)) != (up0, up0):
+        time.sleep(0.05)
+    assert (_neigh_mac(nn, IP_C), _neigh_mac(nn, IP_C6)) == (up0, up0)
+    conf.write_text(default)
+    nn.vzctl("set", str(ctid), "--ipadd", IP_D, check=True)
+    time.sleep(0.5)
+    assert _neigh_mac(nn, IP_D) == old
+    nn.vzctl("stop", str(ctid), check=True)
+    assert nn.leftovers() == ""

@@ -21,6 +21,9 @@ NODE_IP = "10.213.0.1"    # the node's uplink address (its own namespace)
 CLIENT_IP = "10.213.0.2"  # the outside client, on the same link
 BR_NODE_IP = "10.214.0.1"  # the node's address on the test bridge
 BR_CLIENT_IP = "10.214.0.2"
+# IPv6 on the uplink (a ULA /64; the namespaces have no route out, like for IPv4)
+NODE_IP6 = "fd00:213::1"
+CLIENT_IP6 = "fd00:213::2"
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 60,
@@ -66,7 +69,7 @@ class NetNode:
         return proc
 
     def create(self, *args: str, start: bool = True) -> int:
-        ctid = self.node.new_ctid()  # type: ignore[attr-defined]
+        ctid: int = self.node.new_ctid()  # type: ignore[attr-defined]
         self.ctids.append(ctid)
         self.vzctl("create", str(ctid), "--ostemplate", "busybox", *args, check=True)
         if start:
@@ -103,6 +106,15 @@ class NetNode:
         lines = [ln.split() for ln in self.in_ns(ns, "cat", "/proc/net/snmp").stdout
                  .splitlines() if ln.startswith(proto + ":")]
         return int(lines[1][lines[0].index(field)])
+
+    def counters6(self, ns: str, name: str) -> int:
+        """A counter of /proc/net/snmp6 (``Icmp6InEchos`` …) in namespace ``ns``."""
+        text = str(self.in_ns(ns, "cat", "/proc/net/snmp6").stdout)
+        for line in text.splitlines():
+            fields = line.split()
+            if fields and fields[0] == name:
+                return int(fields[1])
+        raise AssertionError(f"no {name} in /proc/net/snmp6")
 
     def leftovers(self) -> str:
         """pyvz objects in the node namespace: links with an alias, routes, proxy
@@ -164,3 +176,21 @@ def add_bridge(nn: NetNode) -> None:
     nn.node_sh("ip", "link", "set", "brc0", "master", "br0", "up")
     nn.client_sh("ip", "addr", "add", f"{BR_CLIENT_IP}/24", "dev", "cb0")
     nn.client_sh("ip", "link", "set", "cb0", "up")
+
+
+def add_ipv6(nn: NetNode) -> None:
+    """IPv6 on the uplink: the node's and the client's addresses in one /64, forwarding
+    and proxy NDP switched on in the test's own node namespace (the admin's settings)."""
+    nn.node_sh("ip", "addr", "add", f"{NODE_IP6}/64", "dev", "up0", "nodad")
+    nn.client_sh("ip", "addr", "add", f"{CLIENT_IP6}/64", "dev", "cl0", "nodad")
+    nn.node_sh("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1",
+               "net.ipv6.conf.all.proxy_ndp=1")
+
+
+def add_routed_bridge(nn: NetNode) -> None:
+    """A bridge br0 in the node namespace with the node's address and no client on it:
+    the client reaches its VEs only through the node (its route via the uplink)."""
+    nn.node_sh("ip", "link", "add", "br0", "type", "bridge")
+    nn.node_sh("ip", "addr", "add", f"{BR_NODE_IP}/24", "dev", "br0")
+    nn.node_sh("ip", "link", "set", "br0", "up")
+    nn.client_sh("ip", "route", "add", "10.214.0.0/24", "via", NODE_IP)

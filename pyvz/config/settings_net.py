@@ -50,14 +50,19 @@ class NeighbourDevs(k.Kind):
         return " ".join(check_ifname(n, option) for n in names)
 
 
+# --ipadd/--ipdel address the interface too when --ifname or --netif_add is given
+# (pyvz.net.netif.claimed_options), as in VZ7's vzctl
 _NETIF_OPS = (("netif_add", "netif_add"), ("netif_del", "netif_del"), ("ifname", "ifname"),
               ("mac", "mac"), ("host_ifname", "host_ifname"), ("host_mac", "host_mac"),
-              ("bridge", "bridge"), ("mac_filter", "mac_filter"))
+              ("bridge", "bridge"), ("mac_filter", "mac_filter"), ("gw", "gw"),
+              ("gw6", "gw6"), ("dhcp", "dhcp"), ("dhcp6", "dhcp6"),
+              ("configure", "configure"))
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("NETIF", NetifKind(), options=_NETIF_OPS, apply=LIVE, live=LIVE_HANDLER,
             help="veth (bridged) interfaces: ifname=..,bridge=..,mac=..,host_ifname=..,"
-                 "host_mac=..,mac_filter=on|off;…"),
+                 "host_mac=..,mac_filter=on|off[,gw=..,gw6=..,configure=none,dhcp=yes|"
+                 "ip=A/MASK:…,dhcp6=yes|ip6=A/LEN,…];…"),
     Setting("RATE", Rate(), options=(("rate", "set"),), scope=BOTH, apply=LIVE,
             live=LIVE_HANDLER, column="rate", width=-15,
             help="bandwidth limit each way, kbit/s ([dev:class:]KBITS)"),

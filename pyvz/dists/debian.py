@@ -15,6 +15,10 @@ from pyvz.errors import E, VzError
 
 __all__ = ["Debian"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyvz.net.netif import Netif
+
 
 class Debian(Dist):
     name = "debian"
@@ -28,9 +32,15 @@ class Debian(Dist):
     def _is_stale_hosts_line(self, fields: list[str]) -> bool:
         return bool(fields) and fields[0] == self.nameless_ip
 
-    def set_network(self, root: str, ips: list[str], ifnames: list[str]) -> bool:
-        """ifupdown's /etc/network/interfaces (vzctl's debian-add_ip).  [net area]"""
-        return self._write_ifupdown(root, ips, ifnames)
+    def set_network(self, root: str, ips: list[str], netifs: list[Netif]) -> bool:
+        """ifupdown's /etc/network/interfaces (vzctl's debian-add_ip, VZ7's
+        debian-set_netif), keeping the ``interfaces.d`` drop-ins of Debian's own file.
+        The VE's networking service brings the interfaces up at boot when ifupdown is
+        installed; without it the node sets the addresses.  [net area]"""
+        drop_ins = resolve(root, "etc/network/interfaces.d")
+        self._write_ifupdown(root, ips, netifs, source_dir="/etc/network/interfaces.d"
+                             if drop_ins is not None and os.path.isdir(drop_ins) else "")
+        return self._has_file(root, "sbin/ifup")
 
     def postcreate(self, root: str) -> None:
         """vzctl's postcreate, plus ssh host keys of the VE's own.  [templates area]"""

@@ -1,8 +1,9 @@
 """The network area of a VE's start and cleanup (see ``pyvz.ve.areas``).
 
-* ``plan`` (P): the VE's network from its config; None for a VE without addresses and
-  veth interfaces, which then costs nothing more (no netlink code is even imported).
-  Addresses in use elsewhere fail here (exit 78), before anything is forked.
+* ``plan`` (P): the VE's network from its config, and the VE's own network files written
+  (``pyvz.net.guest``); None for a VE without addresses and veth interfaces, which then
+  costs nothing more (no netlink code is even imported).  Addresses in use elsewhere fail
+  here (exit 78), before anything is forked.
 * ``attach`` (M, node root, init cloned but not yet running): device pairs, addresses,
   routes, proxy neighbours, the VE's nft table, shaping — see ``pyvz.net.apply``.
 * ``cleanup`` (any command, init gone): counters into the running totals, then every
@@ -25,16 +26,26 @@ def plan(ve: VE) -> NetPlan | None:
     from pyvz.net.netplan import NetPlan
 
     p = NetPlan.from_conf(ve)
+    from pyvz.net.guest import has_stale_config, write_config
+
     if p.empty:
+        if has_stale_config(ve):  # interfaces removed while the VE was stopped
+            write_config(ve, p, running=False)
         return None
     from pyvz.net.apply import check_conflicts
     from pyvz.net.netlink import Rtnl
 
     with Rtnl() as rtnl:
         check_conflicts(rtnl, p, p.ips)
-    from pyvz.net.guest import write_config
+    if write_config(ve, p, running=False):  # the VE's boot brings the addresses up
+        p.ve_configures = {n.ifname for n in p.netifs}
+    else:
+        for n in p.netifs:
+            if n.configured and (n.uses_dhcp(False) or n.uses_dhcp(True)):
+                from pyvz import log
 
-    write_config(ve, p, running=False)
+                log.warn(f"DHCP on {n.ifname}: pyvz has no network setup for the "
+                         "container's distribution; a DHCP client of its own must run")
     return p
 
 

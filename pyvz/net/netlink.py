@@ -26,6 +26,8 @@ IFF_NOARP = 0x80
 NTF_PROXY = 0x08
 _EEXIST, _ENOENT, _ESRCH, _ENODEV, _EADDRNOTAVAIL = 17, 2, 3, 19, 99
 _SCOPE_LINK = 253
+_RTNH_F_ONLINK = 0x04
+_ADDR_GEN_MODE_NONE = 1  # IN6_ADDR_GEN_MODE_NONE: no automatic link-local address
 # rtm_protocol of pyvz's host routes ("static" would be the admin's): lets an admin, and
 # cleanup, tell them apart (``ip route show proto 0xb0``)
 PROTO_PYVZ = 0xB0
@@ -85,6 +87,15 @@ class Rtnl:
                 out.append((link.get("ifname"), owner[2]))
         return out
 
+    def link_mac(self, name: str) -> tuple[int, str] | None:
+        """(index, MAC) of a node device."""
+        idx = self.index(name)
+        if idx is None:
+            return None
+        links = self.node.get_links(idx)
+        mac = links[0].get("address") if links else None
+        return (idx, str(mac)) if mac else None
+
     def owner_of(self, name: str) -> tuple[str, int, str] | None:
         idx = self.index(name)
         if idx is None:
@@ -110,10 +121,21 @@ class Rtnl:
             self.node.link("set", index=idx, ifalias=alias)
             if noarp:
                 self.node.link("set", index=idx, flags=IFF_NOARP, change=IFF_NOARP)
+                self.no_linklocal(idx)
         except NetlinkError as e:
             self.delete_link(host)
             raise _fail(f"set up {host}", e) from None
         return idx
+
+    def no_linklocal(self, idx: int, *, ve: bool = False) -> None:
+        """No IPv6 link-local address on a venet end (OpenVZ's venet0 had none).  Both
+        ends share one MAC, so both would get the same fe80:: address: a node without a
+        global IPv6 address then talked to the VE from the VE's own link-local address,
+        and the VE answered itself.  Must be set before the device is up."""
+        ipr = self.ve if ve else self.node
+        assert ipr is not None
+        ipr.link("set", index=idx, IFLA_AF_SPEC={"attrs": [
+            ("AF_INET6", {"attrs": [("IFLA_INET6_ADDR_GEN_MODE", _ADDR_GEN_MODE_NONE)]})]})
 
     def up(self, idx: int, *, ve: bool = False, noarp: bool = False) -> None:
         ipr = self.ve if ve else self.node
@@ -162,6 +184,35 @@ class Rtnl:
                 return
             raise _fail(f"{op} address {ip} in the container", e) from None
 
+    def ve_ifaddr(self, op: str, idx: int, ip: str) -> None:
+        """Add/delete ``address/prefix`` on a veth interface inside the VE (duplicate
+        address detection runs: the interface is on a shared segment)."""
+        assert self.ve is not None
+        addr, _, prefix = ip.partition("/")
+        try:
+            self.ve.addr(op, index=idx, address=addr, prefixlen=int(prefix))
+        except NetlinkError as e:
+            if (op == "add" and e.code == _EEXIST) or \
+                    (op == "del" and e.code in (_EADDRNOTAVAIL, _ENODEV)):
+                return
+            raise _fail(f"{op} address {ip} in the container", e) from None
+
+    def ve_gateway(self, op: str, idx: int, gw: str) -> None:
+        """Set (``replace``) or remove the VE's default route via ``gw`` on ``idx``.
+        IPv4 gateways are ``onlink``, as Debian's ifupdown sets them: a gateway outside
+        the interface's subnet is reached on the link all the same."""
+        assert self.ve is not None
+        v6 = ":" in gw
+        kw: dict[str, object] = {} if v6 or op == "del" else {"flags": _RTNH_F_ONLINK}
+        try:
+            self.ve.route(op, dst="::/0" if v6 else "0.0.0.0/0", gateway=gw, oif=idx,
+                          **kw)
+        except NetlinkError as e:
+            if op == "del" and e.code in (_ESRCH, _ENOENT, _ENODEV):
+                return
+            raise _fail(f"{'remove' if op == 'del' else 'set'} the container's default "
+                        f"gateway {gw}", e) from None
+
     def ve_default_route(self, idx: int, v6: bool) -> None:
         assert self.ve is not None
         try:
@@ -181,8 +232,16 @@ class Rtnl:
             else:
                 self.node.route(op, dst=dst, oif=idx, scope=_SCOPE_LINK, proto=PROTO_PYVZ)
         except NetlinkError as e:
-            if (op == "add" and e.code == _EEXIST) or (op == "del" and e.code in
-                                                          (_ESRCH, _ENOENT, _ENODEV)):
+            if op == "add" and e.code == _EEXIST:
+                links = self.node.get_links(idx)
+                mine = str(links[0].get("ifname")) if links else ""
+                if self.route_dev(ip) in (mine, None):
+                    return
+                # someone else's route appeared since the check (not pyvz's: pyvz
+                # commands take turns, pyvz.net.apply.netns_lock)
+                raise VzError(E.IP_INUSE, f"IP address {ip} is already in use (the node "
+                              "routes it elsewhere)") from None
+            if op == "del" and e.code in (_ESRCH, _ENOENT, _ENODEV):
                 return
             raise _fail(f"{op} the node's route to {ip}", e) from None
 

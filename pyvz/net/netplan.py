@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class NetPlan:
     __slots__ = ("ctid", "ips", "neighbour", "netifs", "node_name", "private", "rate",
-                 "run_dir", "table", "venet_host", "venet_mac", "vz_dir")
+                 "run_dir", "table", "ve_configures", "venet_host", "venet_mac", "vz_dir")
 
     def __init__(self, ve: VE, values: Mapping[str, str | None]) -> None:
         paths = ve.node.paths
@@ -34,6 +34,10 @@ class NetPlan:
         self.neighbour = ve.conf.get("NEIGHBOUR_DEVS") or "all"
         self.venet_host = names.venet_host_name(self.node_name, ve.ctid)
         self.venet_mac = _venet_mac(self.node_name, ve.ctid)
+        # veth interfaces whose addresses the VE's own tools set from the files pyvz
+        # wrote (its ifup, at boot or run by pyvz); the node sets the others' itself
+        # (pyvz.net.guest)
+        self.ve_configures: set[str] = set()
         for n in self.netifs:
             if not n.host_ifname:  # a hand-written NETIF without one
                 n.host_ifname = names.default_veth_name(

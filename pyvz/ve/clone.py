@@ -133,4 +133,5 @@ def fresh_network(dst: VE, stored: str) -> str | None:
         n.host_mac = new_mac()
         n.host_ifname = default_veth_name(dst.node.paths.node_name, dst.ctid, taken)
         taken.add(n.host_ifname)
+        n.ips = []  # [net area] static addresses of veth interfaces: not shared either
     return format_netifs(netifs)

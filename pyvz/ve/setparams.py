@@ -50,6 +50,9 @@ def collect(ve: VE, found: dict[str, list[str]]) -> Changes:
     """Options (as parsed by cli.opts) → Changes, validating every value."""
     ch = Changes()
     per_setting: dict[str, list[tuple[str, str, str]]] = {}
+    from pyvz.net.netif import claimed_options  # [net area] --ifname eth0 --ipadd …: NETIF
+
+    claimed = claimed_options(found)
     for option, values in found.items():
         if option == "save":
             ch.save = True
@@ -66,6 +69,8 @@ def collect(ve: VE, found: dict[str, list[str]]) -> Changes:
             pass
         else:
             setting, op = BY_OPTION[option]
+            if option in claimed:
+                setting, op = BY_OPTION["netif_add"][0], claimed[option]
             for value in values:
                 per_setting.setdefault(setting.key, []).append((option, op, value))
     from pyvz.config.schema import BY_KEY
