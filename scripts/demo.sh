@@ -5,19 +5,27 @@ set -u
 : "${VZ_ROOT:=/var/lib/pyvz-demo}"
 export VZ_ROOT
 CT=101
+# The node side runs in a network namespace of the demo's own (no route out): the address
+# the demo assigns gets its routes and proxy-ARP entries there, never on this machine's
+# network.  A real node runs the same commands without it.
+NS=pyvz-demo
+[ -e "/run/netns/$NS" ] || ip netns add "$NS" || exit 1
+ip -n "$NS" link set lo up
+
+node() { nsenter --net="/run/netns/$NS" "$@"; }
 
 run() {
     printf '\n# %s\n' "$*"
-    "$@"
+    node "$@"
     rc=$?
     [ "$rc" -eq 0 ] || printf '(exit code %s)\n' "$rc"
     return "$rc"
 }
 
 # a previous demo that was interrupted: put the node back to a clean state first
-if vzctl status "$CT" 2>/dev/null | grep -q exist; then
-    vzctl --quiet stop "$CT" >/dev/null 2>&1
-    vzctl --quiet destroy "$CT" >/dev/null 2>&1
+if node vzctl status "$CT" 2>/dev/null | grep -q exist; then
+    node vzctl --quiet stop "$CT" >/dev/null 2>&1
+    node vzctl --quiet destroy "$CT" >/dev/null 2>&1
 fi
 
 echo "pyvz demo (node root: $VZ_ROOT)"
@@ -30,4 +38,5 @@ run vzlist -a
 run vzctl stop "$CT"
 run vzctl destroy "$CT"
 run vzlist -a
-pyvz cleanup  # the demo node keeps nothing in the machine's cgroup trees
+node pyvz cleanup  # the demo node keeps nothing in the machine's cgroup trees
+ip netns del "$NS"

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,17 +28,41 @@ sys.path.insert(0, str(REPO / "tests"))
 _ctids = itertools.count(1000)
 
 
+# vzpkg fetches packages from the Debian archive the node's apt sources name: it needs the
+# host's network.  Every other command runs in the node's own network namespace.
+_HOST_NETWORK_TOOLS = frozenset({"vzpkg"})
+
+
 class Node:
-    """A pyvz node rooted at ``root``; runs the real CLI commands against it."""
+    """A pyvz node rooted at ``root``; runs the real CLI commands against it.
+
+    The commands run in a network namespace of the node's own (``netns``, no route out,
+    removed by ``cleanup``): a VE that a test gives an address puts its routes, proxy
+    neighbour entries and firewall tables there, never into the host's network."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.env = dict(os.environ, VZ_ROOT=str(root), PYTHONDONTWRITEBYTECODE="1")
         self.env.pop("PYTHONPATH", None)
+        self.netns = f"pvs{zlib.crc32(str(root).encode()):08x}"
+
+    def _ensure_netns(self) -> None:
+        if Path(f"/run/netns/{self.netns}").exists():
+            return
+        subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True,
+                       capture_output=True)
+
+    def argv(self, prog: str, *args: str) -> list[str]:
+        """The command line of ``prog`` run against this node (in its network namespace)."""
+        if prog in _HOST_NETWORK_TOOLS:
+            return [str(BIN / prog), *args]
+        self._ensure_netns()
+        return ["nsenter", f"--net=/run/netns/{self.netns}", str(BIN / prog), *args]
 
     def run(self, prog: str, *args: str, input: bytes | None = None, timeout: float = 120,
             check: bool = False) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(BIN / prog), *args], env=self.env,
+        proc = subprocess.run(self.argv(prog, *args), env=self.env,
                               input=input and input.decode(),
                               capture_output=True, text=True, timeout=timeout,
                               stdin=None if input is not None else subprocess.DEVNULL)
@@ -94,6 +119,8 @@ class Node:
         unmount_under(self.root)
         for d in self.cgroup_dirs():
             remove_cgroup_tree(d)
+        if Path(f"/run/netns/{self.netns}").exists():
+            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
 
 
 def kill_node_processes(root: Path) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from conftest import BIN, VeHandle
+from conftest import VeHandle
 
 
 def _read_until(fd: int, marker: bytes, timeout: float = 15.0) -> bytes:
@@ -37,7 +37,7 @@ def _on_pty(ve: VeHandle, *args: str) -> Iterator[tuple[subprocess.Popen[bytes],
     """``vzctl ARGS`` with a pty of ours as its terminal, as a person would run it; yields
     the process and the pty master, and kills the process if the test left it running."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "vzctl"), *args], env=ve.node.env,
+    proc = subprocess.Popen(ve.node.argv("vzctl", *args), env=ve.node.env,
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     try:

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, Node
+from conftest import Node
 
 DELAYS = (0.0, 0.01, 0.025, 0.05, 0.1, 0.2)
 
 
 def _kill_after(node: Node, delay: float, *args: str) -> None:
-    proc = subprocess.Popen([str(BIN / "vzctl"), *args], env=node.env,
+    proc = subprocess.Popen(node.argv("vzctl", *args), env=node.env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     time.sleep(delay)

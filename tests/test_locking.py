@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import BIN, Node, VeHandle
+from conftest import Node, VeHandle
 
 
 def test_locked_ve_gives_exit_9(make_ve: object) -> None:
@@ -43,7 +43,7 @@ def test_stale_lock_is_taken_over(make_ve: object) -> None:
 def test_same_ve_twice_at_once(make_ve: object) -> None:
     assert callable(make_ve)
     ve = make_ve(start=False)
-    procs = [subprocess.Popen([str(BIN / "vzctl"), "start", str(ve.ctid)], env=ve.node.env,
+    procs = [subprocess.Popen(ve.node.argv("vzctl", "start", str(ve.ctid)), env=ve.node.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     codes = sorted(p.wait() for p in procs)
@@ -54,7 +54,7 @@ def test_same_ve_twice_at_once(make_ve: object) -> None:
 def test_different_ves_in_parallel(make_ve: object) -> None:
     assert callable(make_ve)
     ves = [make_ve(start=False) for _ in range(4)]
-    procs = [subprocess.Popen([str(BIN / "vzctl"), "start", str(v.ctid)], env=v.node.env,
+    procs = [subprocess.Popen(v.node.argv("vzctl", "start", str(v.ctid)), env=v.node.env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for v in ves]
     for p in procs:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, Node, VeHandle
+from conftest import Node, VeHandle
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ ID_RE = re.compile(r"\{[0-9a-f-]{36}\}")
 
 
 def _kill_after(node: Node, delay: float, *args: str) -> None:
-    proc = subprocess.Popen([str(BIN / "vzctl"), *args], env=node.env,
+    proc = subprocess.Popen(node.argv("vzctl", *args), env=node.env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     time.sleep(delay)

@@ -159,10 +159,9 @@ def test_killed_create_backup_restore_leave_no_mount(node: Node, tmp_path: Path)
     import signal
     import time
 
-    from conftest import BIN
 
     def kill_after(delay: float, *args: str) -> None:
-        proc = subprocess.Popen([str(BIN / "vzctl"), *args], env=node.env,
+        proc = subprocess.Popen(node.argv("vzctl", *args), env=node.env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(delay)
