@@ -30,7 +30,7 @@ _ctids = itertools.count(1000)
 
 # vzpkg fetches packages from the Debian archive the node's apt sources name: it needs the
 # host's network.  Every other command runs in the node's own network namespace.
-_HOST_NETWORK_TOOLS = frozenset({"vzpkg"})
+_HOST_NETWORK_TOOLS = frozenset({"vzpkg", "vzpkgcache", "vzpkgls", "vzyum"})
 
 
 class Node:
