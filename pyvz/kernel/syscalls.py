@@ -97,6 +97,8 @@ _SYS_SETNS = 308
 _SYS_PIDFD_SEND_SIGNAL = 424
 _SYS_CLOSE_RANGE = 436
 _SYS_OPENAT2 = 437
+_EAGAIN = 11
+_OPENAT2_TRIES = 64
 # (templates issue) the mount API: a detached copy of a node directory, attached inside a VE
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
@@ -202,6 +204,15 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0,
     root cannot point the host at one of its own files.
     """
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    # A scoped lookup that crosses ".." (a template's "../bin/busybox" link) fails with
+    # EAGAIN when any rename or mount on the machine raced with it; the kernel expects
+    # the caller to retry.  On a busy node (VEs starting, package managers at work) that
+    # is frequent enough to make a start fail with "no /sbin/init".
+    for _ in range(_OPENAT2_TRIES - 1):
+        fd = _lib().syscall(_SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how),
+                            ctypes.sizeof(how))
+        if fd >= 0 or ctypes.get_errno() != _EAGAIN:
+            return _check(fd, "openat2", path)
     return _check(_lib().syscall(_SYS_OPENAT2, dirfd, _b(path), ctypes.byref(how),
                                  ctypes.sizeof(how)), "openat2", path)
 
