@@ -97,3 +97,33 @@ def test_exec_and_status_do_not_wait_for_lock(ve: VeHandle, cmd: str) -> None:
         args = ["true"] if cmd == "exec" else []
         r = ve.vzctl(cmd, *args, timeout=10)
         assert r.returncode == 0, r
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][:1] in ("Z", "X")
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("how", [["--fast"], []])
+def test_exit_handler_leaves_the_lock_to_the_next_command(make_ve: object,
+                                                          how: list[str]) -> None:
+    """After ``vzctl stop`` returns, the monitor's exit handler must not queue for the VE's
+    lock: a ``vzctl start`` typed right after the stop would get "already locked"."""
+    import time
+
+    assert callable(make_ve)
+    ve = make_ve()
+    lock = ve.node.root / f"vz/lock/{ve.ctid}.lck"
+    for _ in range(3):
+        monitor = int(ve.state()["monitor_pid"])
+        ve.vzctl("stop", *how, check=True)
+        with open(lock, "a+") as f:  # the next command holds the lock for a while
+            fcntl.flock(f, fcntl.LOCK_EX)
+            deadline = time.monotonic() + 1.5
+            while not _gone(monitor) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _gone(monitor), "the exit handler is waiting for the VE's lock"
+        ve.vzctl("start", check=True)

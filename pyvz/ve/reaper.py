@@ -46,6 +46,10 @@ def main(argv: list[str]) -> int:
     log.setup(prog="vzctl", quiet=True, logfile=logfile or "")
     log.set_ctid(ctid)
     ve = VE(node, ctid)
+    if _stop_in_progress(ve.run_dir):
+        return 0  # that command cleans up; taking the lock would only get in its way
+    if RunState.load(ve.run_dir) is None:
+        return 0  # cleaned up already
     try:
         lock = ve.lock("exit handler", wait=3600.0)
     except VzError as e:
@@ -68,6 +72,26 @@ def main(argv: list[str]) -> int:
             log.error(str(e))
             return e.code
     return 0
+
+
+def _stop_in_progress(run_dir: str) -> bool:
+    """A ``vzctl stop`` that is still alive marked this VE (see runstate.STOPPING_FILE)."""
+    from pyvz.ve.runstate import STOPPING_FILE
+
+    try:
+        with open(f"{run_dir}/{STOPPING_FILE}") as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False  # the stop was killed half-way: clean up after it
+    except PermissionError:
+        pass
+    return True
 
 
 if __name__ == "__main__":

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["STATE_FILE", "RunState", "proc_start_ticks"]
+__all__ = ["STATE_FILE", "STOPPING_FILE", "RunState", "proc_start_ticks"]
 
 STATE_FILE = "state"
+# Written by ``vzctl stop`` (its PID) before init is told to go: the monitor's exit handler
+# then leaves the cleanup to that command instead of queueing for the VE's lock, which the
+# user's next command (``vzctl start`` right after the stop) would find taken.
+STOPPING_FILE = "stopping"
 
 
 def proc_start_ticks(pid: int, *, living: bool = False) -> int | None:
@@ -102,8 +106,9 @@ class RunState:
 
     @staticmethod
     def remove(run_dir: str) -> None:
+        # STOPPING_FILE goes last: the exit handler looks at it before the state file
         for name in (STATE_FILE, f"{STATE_FILE}.tmp", "console.sock", "console.sock.new",
-                     "loadavg", "loadavg.new"):
+                     "loadavg", "loadavg.new", f"{STOPPING_FILE}.tmp", STOPPING_FILE):
             try:
                 os.unlink(f"{run_dir}/{name}")
             except FileNotFoundError:

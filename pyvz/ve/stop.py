@@ -2,7 +2,9 @@
 
 The command waits for init's exit through a pidfd (it is the monitor's child, not ours),
 then removes processes, cgroups, run state and the mount itself, under the VE's lock.
-The monitor's exit handler, which also wakes up, finds everything already done.
+The monitor's exit handler, which also wakes up, sees the command's "stopping" mark (or no
+run state any more) and leaves without taking the lock, so the user's next command finds
+it free.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def stop(ve: VE, *, fast: bool = False, skip_umount: bool = False) -> None:
 
     target = nsexec.open_target(ve)
     try:
+        _mark_stopping(ve)
         log.info("Stopping container ...")
         from pyvz.ve import areas
 
@@ -56,6 +59,9 @@ def stop(ve: VE, *, fast: bool = False, skip_umount: bool = False) -> None:
             sc.pidfd_send_signal(target.pidfd, _SIGKILL)
             if not _wait_exit(target.pidfd, 30):
                 raise VzError(E.STOP, "Unable to stop container: init does not exit")
+    except BaseException:
+        _unmark_stopping(ve)  # the exit handler must clean up whenever init does go
+        raise
     finally:
         target.close()
     cleanup_stopped(ve, umount=False)
@@ -65,6 +71,24 @@ def stop(ve: VE, *, fast: bool = False, skip_umount: bool = False) -> None:
         from pyvz.ve import mount as ve_mount
 
         ve_mount.umount(ve)
+
+
+def _mark_stopping(ve: VE) -> None:
+    from pyvz.ve.runstate import STOPPING_FILE
+
+    path = f"{ve.run_dir}/{STOPPING_FILE}"
+    with open(path + ".tmp", "w") as f:
+        f.write(f"{os.getpid()}\n")
+    os.rename(path + ".tmp", path)
+
+
+def _unmark_stopping(ve: VE) -> None:
+    from pyvz.ve.runstate import STOPPING_FILE
+
+    try:
+        os.unlink(f"{ve.run_dir}/{STOPPING_FILE}")
+    except FileNotFoundError:
+        pass
 
 
 def _run_stop_script(ve: VE, target: object) -> None:
