@@ -10,7 +10,7 @@ BINDIR     ?= /usr/local/sbin
 DEMO_ROOT  ?= /var/lib/pyvz-demo
 PYTEST_ARGS ?=
 
-.PHONY: all setup deps venv monitor demo test lint typecheck unit install uninstall bench bench-quick clean
+.PHONY: all setup deps venv monitor demo test lint typecheck unit install uninstall bench bench-deps bench-quick clean
 
 all: setup
 
@@ -52,10 +52,21 @@ install: setup
 uninstall:
 	sh scripts/install.sh --uninstall "$(PREFIX)" "$(BINDIR)"
 
-bench: setup
+# bench (issue 6): LXC to compare with (lxc-templates: its Debian config), matplotlib for the
+# plot (the "bench" extra); then the run itself, see bench/README.md
+BENCH_PKGS := lxc lxc-templates
+
+$(VENV)/.bench-stamp: $(VENV)/.stamp pyproject.toml
+	$(VPY) -m pip install -q -e '.[test,bench]' --config-settings editable_mode=compat
+	touch $@
+
+bench-deps: setup $(VENV)/.bench-stamp
+	@sh scripts/setup-deps.sh $(BENCH_PKGS)
+
+bench: bench-deps
 	$(VPY) bench/run.py
 
-bench-quick: setup
+bench-quick: bench-deps
 	$(VPY) bench/run.py --quick
 
 clean:

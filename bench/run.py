@@ -1,321 +1,319 @@
 #!/usr/bin/env python3
-"""pyvz lifecycle benchmark, side by side with LXC on the same machine in the same run.
+"""pyvz benchmarks, side by side with LXC on the same machine in the same run.
 
-    bench/run.py [--quick] [--repeat N] [--density N] [--no-lxc] [--json PATH]
+    bench/run.py [--quick] [--sections LIST] [--repeat N] [--no-lxc] [--budget MIN]
+                 [--caps MIB,MIB] [--swap-mib N] [--json PATH] [--png PATH]
 
-Prints a table of medians (with min and max) and writes the raw numbers as JSON.  Every
-timing is a whole command as a user runs it (cold CLI: interpreter start-up included).
-Everything lives under a fresh directory in /var/tmp and is removed at the end, also on
-Ctrl-C; containers get no network device (LXC: ``lxc.net.0.type = empty``), so no packet
-leaves the machine.
+Prints a table (medians with min-max), checks issue 6's targets, writes the numbers as
+JSON, the table as text and response time against N as a PNG.  See bench/README.md.
+
+Everything it makes — VEs, containers, cgroups, a network namespace with no route out,
+a swap file, a btrfs image and its mount — is recorded before it is made and removed at
+the end, also on Ctrl-C/SIGTERM, and by the next run if this one was killed outright.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import platform
+import shlex
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = REPO / ".venv" / "bin"
+from benchkit import cleanup, cpu, density, lifecycle, memory, report, templates, warm
+from benchkit.bare_sys import BareSystem
+from benchkit.env import Workspace, address
+from benchkit.lxc_sys import LxcSystem
+from benchkit.proc import REPO, VENV_BIN, run, summary, timed
+from benchkit.pyvz_sys import BUSYBOX, PyvzSystem
 
-
-def timed(argv: list[str], env: dict[str, str] | None = None, check: bool = True) -> float:
-    t = time.perf_counter()
-    r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
-    dt = time.perf_counter() - t
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.decode()}")
-    return dt
-
-
-def stats(samples: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
-            "n": len(samples)}
+SECTIONS = ("lifecycle", "warm", "lifecycle-debian", "cpu", "memory", "shared", "density",
+            "overview")
+LAYOUTS = ("overlay", "simfs", "ploop", "btrfs")
 
 
-def pss_kib(pid: int) -> int:
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    q = args.quick
+    return {
+        "repeat": args.repeat or (3 if q else 15),
+        # Debian VEs boot systemd: a third of the busybox repetitions
+        "repeat_debian": max(1, args.repeat // 3) if args.repeat else (1 if q else 5),
+        "cpu_pairs": 15 if q else 101,
+        "cpu_iterations": 200_000,
+        "memory_ves": 5 if q else 20,
+        "shared_ves": 3 if q else 20,
+        "density_top": 50 if q else None,
+        "density_budget_s": (args.budget or (3 if q else 12)) * 60,
+        "overview_caps_mib": [int(c) for c in args.caps.split(",")] if args.caps
+        else ([768] if q else [768, 2048]),
+        "overview_steps": "3,6" if q else "10 then +10%",
+        "overview_budget_s": (args.overview_budget or (3 if q else 40)) * 60,
+        "swap_mib": args.swap_mib if args.swap_mib is not None else (2048 if q else 4096),
+        "http": {"rounds": 3, "concurrency": 4, "timeout_s": 10},
+    }
+
+
+def machine() -> dict[str, Any]:
+    from pyvz.cgroups.hierarchy import Hierarchies
+
+    model = next((ln.split(":", 1)[1].strip() for ln in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")), "?")
+    hier = Hierarchies.probe()
+    return {"cores": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
+                             1),
+            "cgroups": f"memory cgroup v{hier.version('memory')}"
+                       + (", hybrid" if hier.v1 and hier.v2 else ""),
+            "os": _os_release(),
+            "inotify_max_user_instances": int(
+                Path("/proc/sys/fs/inotify/max_user_instances").read_text())}
+
+
+def _os_release() -> str:
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
     except OSError:
         pass
-    return 0
+    return "?"
 
 
-class Pyvz:
-    name = "pyvz"
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.env = dict(os.environ, VZ_ROOT=str(root))
-
-    def vz(self, *args: str, check: bool = True) -> float:
-        return timed([str(VENV_BIN / "vzctl"), *args], self.env, check)
-
-    def prepare(self) -> None:
-        self.vz("create", "100", "--ostemplate", "busybox")  # builds template + layer
-        self.vz("destroy", "100")
-
-    def create(self, ctid: int, layout: str = "overlay") -> float:
-        return self.vz("create", str(ctid), "--ostemplate", "busybox", "--layout", layout)
-
-    def start_until_answer(self, ctid: int) -> float:
-        t = time.perf_counter()
-        self.vz("start", str(ctid))
-        self.vz("exec", str(ctid), "true")
-        return time.perf_counter() - t
-
-    def exec_true(self, ctid: int) -> float:
-        return self.vz("exec", str(ctid), "true")
-
-    def stop(self, ctid: int) -> float:
-        return self.vz("stop", str(ctid))
-
-    def stop_fast(self, ctid: int) -> float:
-        return self.vz("stop", str(ctid), "--fast")
-
-    def destroy(self, ctid: int) -> float:
-        return self.vz("destroy", str(ctid))
-
-    def manager_pids(self, ctid: int) -> list[int]:
-        state = self.root / f"run/pyvz/{ctid}/state"
-        values = dict(line.split("=", 1) for line in state.read_text().splitlines())
-        return [int(values["monitor_pid"])]
-
-    def cleanup(self) -> None:
-        conf = self.root / "etc/vz/conf"
-        for c in conf.glob("*.conf") if conf.exists() else []:
-            self.vz("stop", c.stem, "--fast", check=False)
-            self.vz("destroy", c.stem, check=False)
-        timed([str(VENV_BIN / "pyvz"), "cleanup"], self.env, check=False)
-
-
-class Lxc:
-    name = "LXC"
-
-    def __init__(self, root: Path) -> None:
-        self.path = root / "lxc"
-        self.path.mkdir()
-        self.conf = root / "lxc.conf"
-        self.conf.write_text("lxc.net.0.type = empty\nlxc.apparmor.profile = unconfined\n")
-
-    def lxc(self, tool: str, *args: str, check: bool = True) -> float:
-        return timed([tool, "-P", str(self.path), *args], check=check)
-
-    def prepare(self) -> None:
-        self.lxc("lxc-create", "-n", "base", "-t", "busybox", "-f", str(self.conf))
-
-    def create(self, ctid: int, layout: str = "overlay") -> float:
-        # overlay: LXC's nearest is a snapshot clone on overlay; a full copy: its busybox
-        # template (pyvz: the simfs layout, which untars the cache)
-        if layout == "overlay":
-            return self.lxc("lxc-copy", "-n", "base", "-N", f"c{ctid}", "-s", "-B", "overlay")
-        return self.lxc("lxc-create", "-n", f"c{ctid}", "-t", "busybox", "-f", str(self.conf))
-
-    def start_until_answer(self, ctid: int) -> float:
-        t = time.perf_counter()
-        self.lxc("lxc-start", "-n", f"c{ctid}")
-        while self.lxc("lxc-attach", "-n", f"c{ctid}", "--", "true", check=False) > 60:
-            pass
-        return time.perf_counter() - t
-
-    def exec_true(self, ctid: int) -> float:
-        return self.lxc("lxc-attach", "-n", f"c{ctid}", "--", "true")
-
-    def stop(self, ctid: int) -> float:
-        return self.lxc("lxc-stop", "-n", f"c{ctid}")
-
-    def stop_fast(self, ctid: int) -> float:
-        return self.lxc("lxc-stop", "-k", "-n", f"c{ctid}")
-
-    def destroy(self, ctid: int) -> float:
-        return self.lxc("lxc-destroy", "-n", f"c{ctid}")
-
-    def manager_pids(self, ctid: int) -> list[int]:
-        out = subprocess.run(["pgrep", "-f", f"lxc monitor.*{self.path} c{ctid}"],
-                             capture_output=True, text=True).stdout.split()
-        return [int(p) for p in out]
-
-    def cleanup(self) -> None:
-        for d in self.path.iterdir() if self.path.exists() else []:
-            self.lxc("lxc-stop", "-k", "-n", d.name, check=False)
-            self.lxc("lxc-destroy", "-n", d.name, check=False)
-
-
-def lifecycle(sys_: Pyvz | Lxc, repeat: int, base: int) -> dict[str, dict[str, float]]:
-    samples: dict[str, list[float]] = {k: [] for k in (
-        "create (overlay)", "create (full copy)", "start until a command answers",
-        "exec true (cold CLI)", "stop (graceful)", "stop --fast", "destroy")}
-    for i in range(repeat):
-        a, b = base + 2 * i, base + 2 * i + 1
-        samples["create (overlay)"].append(sys_.create(a))
-        samples["create (full copy)"].append(sys_.create(b, "simfs"))
-        samples["start until a command answers"].append(sys_.start_until_answer(a))
-        samples["exec true (cold CLI)"].append(statistics.median(
-            [sys_.exec_true(a) for _ in range(3)]))
-        samples["stop (graceful)"].append(sys_.stop(a))
-        sys_.start_until_answer(b)
-        samples["stop --fast"].append(sys_.stop_fast(b))
-        samples["destroy"].append(sys_.destroy(a))
-        sys_.destroy(b)
-    return {k: stats(v) for k, v in samples.items()}
-
-
-def memory_per_ve(sys_: Pyvz | Lxc, count: int, base: int) -> dict[str, float]:
-    ids = [base + i for i in range(count)]
-    try:
-        for c in ids:
-            sys_.create(c)
-            sys_.start_until_answer(c)
-        time.sleep(0.5)
-        pids = [p for c in ids for p in sys_.manager_pids(c)]
-        total = sum(pss_kib(p) for p in pids)
-        return {"ves": count, "manager_processes": len(pids),
-                "pss_kib_per_ve": total / count}
-    finally:
-        for c in ids:
-            try:
-                sys_.stop_fast(c)
-            except RuntimeError:
-                pass
-            try:
-                sys_.destroy(c)
-            except RuntimeError:
-                pass
-
-
-CPU_JOB = "i=0; while [ $i -lt {n} ]; do i=$((i+1)); done"
-
-
-def cpu_overhead(sys_: Pyvz | Lxc, repeat: int, iterations: int, ctid: int) -> dict[str, float]:
-    """The same CPU-bound job (a busybox shell loop) on the node and inside a VE: the
-    VE's extra time in percent, its command's own start-up subtracted."""
-    job = CPU_JOB.format(n=iterations)
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    sys_.create(ctid)
-    try:
-        sys_.start_until_answer(ctid)
-        host = statistics.median(
-            [timed([busybox, "sh", "-c", job]) for _ in range(repeat)])
-        empty = statistics.median([sys_.exec_true(ctid) for _ in range(repeat)])
-        inside = statistics.median([run_in(sys_, ctid, job) for _ in range(repeat)]) - empty
-        return {"host_s": host, "ve_s": inside, "overhead_pct": (inside / host - 1) * 100}
-    finally:
-        sys_.stop_fast(ctid)
-        sys_.destroy(ctid)
-
-
-def run_in(sys_: Pyvz | Lxc, ctid: int, job: str) -> float:
-    if isinstance(sys_, Pyvz):
-        return sys_.vz("exec", str(ctid), job)
-    return sys_.lxc("lxc-attach", "-n", f"c{ctid}", "--", "/bin/sh", "-c", job)
-
-
-def python_startup(repeat: int) -> dict[str, float]:
-    py = str(VENV_BIN / "python")
-    return stats([timed([py, "-c", "pass"]) for _ in range(max(repeat, 10))])
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    if shutil.which("lxc-start"):
+        out["lxc"] = run(["lxc-start", "--version"], check=False).stdout.strip()
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="5 repetitions (default 15)")
-    ap.add_argument("--repeat", type=int)
-    ap.add_argument("--density", type=int, default=10, help="VEs for the memory row")
-    ap.add_argument("--no-lxc", action="store_true")
-    ap.add_argument("--json", default=str(REPO / "bench/results/latest.json"))
+    ap.add_argument("--quick", action="store_true", help="a short run (a few minutes)")
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help=f"comma-separated subset of {','.join(SECTIONS)}")
+    ap.add_argument("--repeat", type=int, help="lifecycle repetitions (default 15, quick 3)")
+    ap.add_argument("--no-lxc", action="store_true", help="pyvz only")
+    ap.add_argument("--budget", type=float, help="minutes per density series")
+    ap.add_argument("--overview-budget", type=float,
+                    help="minutes per series of the overview's experiment (default 40, "
+                    "quick 3)")
+    ap.add_argument("--caps", help="memory caps in MiB for the overview's experiment")
+    ap.add_argument("--swap-mib", type=int, help="size of the bench's swap file (0: none)")
+    ap.add_argument("--template-dir", default=str(templates.DEFAULT_TEMPLATE_DIR))
+    # a quick run must not overwrite the last full run's results (bench/README.md cites them)
+    ap.add_argument("--json", help="default bench/results/latest.json (quick: quick.json)")
+    ap.add_argument("--png", help="default bench/results/latest.png (quick: quick.png)")
+    ap.add_argument("--render", metavar="JSON",
+                    help="print the table and draw the plot of an earlier run's JSON, run "
+                    "nothing")
     args = ap.parse_args()
+    stem = REPO / "bench/results" / ("quick" if args.quick else "latest")
+    args.json = args.json or str(stem.with_suffix(".json"))
+    args.png = args.png or str(stem.with_suffix(".png"))
+    if args.render:
+        old = json.loads(Path(args.render).read_text())
+        print(report.render(old))
+        print(report.plot(old, Path(args.png)) or f"plot: {args.png}")
+        return 0
+    sections = [s for s in args.sections.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
     if os.geteuid() != 0:
         print("bench needs root", file=sys.stderr)
         return 1
-    repeat = args.repeat or (5 if args.quick else 15)
-    work = Path(tempfile.mkdtemp(prefix="pyvz-bench-", dir="/var/tmp"))
-    systems: list[Pyvz | Lxc] = [Pyvz(work / "node")]
-    if not args.no_lxc and shutil.which("lxc-start"):
-        systems.append(Lxc(work))
+    for work in cleanup.sweep_stale():
+        log(f"removed the leftovers of a killed bench run: {work}")
 
     def on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
-    results: dict[str, object] = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "repeat": repeat,
-        "machine": {"cores": os.cpu_count(), "kernel": os.uname().release,
-                    "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-                                     / 2**30, 1)},
-        "python_startup": python_startup(repeat)}
+    signal.signal(signal.SIGHUP, on_signal)
+    ws = Workspace()
+    log(f"work directory {ws.work}")
+    res: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "command": shlex.join([".venv/bin/python", "bench/run.py", *sys.argv[1:]]),
+        "machine": machine(), "versions": versions(), "settings": settings(args),
+        "notes": [], "errors": []}
+    interrupted = False
     try:
-        for s in systems:
-            s.prepare()
-            results[s.name] = {"lifecycle": lifecycle(s, repeat, 1000),
-                               "memory": memory_per_ve(s, args.density, 2000),
-                               "cpu": cpu_overhead(s, 3 if args.quick else 5,
-                                                   600_000 if args.quick else 2_000_000,
-                                                   3000)}
+        run_all(ws, args, sections, res)
     except KeyboardInterrupt:
-        print("interrupted; cleaning up", file=sys.stderr)
-        return 130
+        interrupted = True
+        log("interrupted; cleaning up")
     finally:
-        for s in systems:
-            s.cleanup()
-        subprocess.run(["umount", "-R", "-l", str(work)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
-    report(results, [s.name for s in systems])
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nraw numbers: {args.json}")
-    return 0
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)   # a second Ctrl-C must not stop the cleanup
+        t = time.monotonic()
+        failed = cleanup.undo(ws.work)
+        log(f"cleanup took {time.monotonic() - t:.0f} s" +
+            ("" if not failed else "; FAILED: " + "; ".join(failed)))
+    if interrupted:
+        return 130
+    # the raw numbers first: a bug in the report must not lose a long run
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1, default=str) + "\n")
+    text = report.render(res)
+    print("\n" + text)
+    out.with_suffix(".txt").write_text(text + "\n")
+    err = report.plot(res, Path(args.png))
+    log(f"\nraw numbers: {out}; table: {out.with_suffix('.txt')}; " +
+        (err or f"plot: {args.png}"))
+    return 0 if not res["errors"] else 1
 
 
-def report(results: dict[str, object], names: list[str]) -> None:
-    def ms(x: float) -> str:
-        return f"{x * 1000:8.1f}"
+def section(res: dict[str, Any], name: str, func: Callable[[], Any]) -> Any:
+    """Run one section; a failure is recorded and the run goes on (KeyboardInterrupt
+    still ends it)."""
+    log(f"== {name}")
+    t = time.monotonic()
+    try:
+        return func()
+    except Exception as e:
+        res["errors"].append(f"{name}: {e}")
+        log(f"   {name} failed: {e}")
+        traceback.print_exc()
+        return None
+    finally:
+        log(f"   ({time.monotonic() - t:.0f} s)")
 
-    py = results["python_startup"]
-    assert isinstance(py, dict)
-    print(f"\n{results['date']}  cores={results['machine']['cores']}  "  # type: ignore[index]
-          f"kernel={results['machine']['kernel']}  repeat={results['repeat']}")  # type: ignore[index]
-    print(f"python -c pass: median {py['median'] * 1000:.1f} ms\n")
-    head = f"{'operation (ms)':34}" + "".join(f"{n + ' median':>14}{'min-max':>17}" for n in names)
-    if len(names) == 2:
-        head += f"{'pyvz/LXC':>10}"
-    print(head)
-    first = results[names[0]]
-    assert isinstance(first, dict)
-    for op in first["lifecycle"]:
-        row = f"{op:34}"
-        meds = []
-        for n in names:
-            r = results[n]
-            assert isinstance(r, dict)
-            st = r["lifecycle"][op]
-            meds.append(st["median"])
-            row += f"{ms(st['median']):>14}{ms(st['min']) + ' -' + ms(st['max']):>17}"
-        if len(names) == 2:
-            row += f"{meds[0] / meds[1]:>10.2f}"
-        print(row)
-    row = f"{'host memory per running VE (KiB)':34}"
-    for n in names:
-        r = results[n]
-        assert isinstance(r, dict)
-        row += f"{r['memory']['pss_kib_per_ve']:>14.0f}{'':>17}"
-    print(row + "  (PSS of the management processes / VEs)")
-    row = f"{'CPU-bound job inside vs node (%)':34}"
-    for n in names:
-        r = results[n]
-        assert isinstance(r, dict)
-        row += f"{r['cpu']['overhead_pct']:>+14.2f}{'':>17}"
-    print(row + "  (busybox shell loop; median)")
+
+def run_all(ws: Workspace, args: argparse.Namespace, sections: list[str],
+            res: dict[str, Any]) -> None:
+    st = res["settings"]
+    template_dir = Path(args.template_dir)
+    netns = ws.make_netns()
+    btrfs = ws.make_btrfs() if {"lifecycle", "lifecycle-debian"} & set(sections) else None
+    pyvz_root = ws.work / "node"
+    ws.manifest.add("pyvz-node", str(pyvz_root), netns)
+    pv = PyvzSystem(pyvz_root, template_dir, netns, btrfs)
+    lxc: LxcSystem | None = None
+    if not args.no_lxc:
+        if shutil.which("lxc-start"):
+            lxc = LxcSystem(ws.work / "lxc", ws.tag, netns, template_dir / "cache", btrfs)
+            mem_root, _ = ws.memory_cgroup_root()
+            for top in lxc.cgroup_tops():
+                for hier in _all_hierarchies():
+                    ws.manifest.add("cgroup", str(Path(hier) / top))
+            ws.manifest.add("lxc-path", str(ws.work / "lxc"), netns)
+        else:
+            res["notes"].append("LXC is not installed (make bench installs it): pyvz only")
+    systems: list[Any] = [pv, *([lxc] if lxc else [])]
+    mem_root, _ = ws.memory_cgroup_root()
+    ids = itertools.count(1000)
+
+    res["python_startup"] = summary([timed([str(VENV_BIN / "python"), "-c", "pass"])
+                                     for _ in range(10)])
+    # templates: busybox is built on first use; the Debian set by vzpkg (cached)
+    section(res, "templates", lambda: _prepare(pv, lxc, template_dir, res))
+    debian = res.get("debian_template")
+    res["warm_path"] = {"pyvz": None, "note": "not measured in this run (section warm)"}
+
+    # a section that failed leaves its key out (the report shows the error instead)
+    if "lifecycle" in sections and (got := section(
+            res, "lifecycle (busybox)", lambda: lifecycle.lifecycle(
+                systems, BUSYBOX, LAYOUTS, st["repeat"], ids, log, res["errors"]))):
+        res.setdefault("lifecycle", {})[BUSYBOX] = got
+    if "warm" in sections and (got := section(
+            res, "warm path (pyvz.api)", lambda: warm.measure(pv, next(ids), st["repeat"]))):
+        res["warm_path"] = {"pyvz": got, "note": "pyvz.api in one long-lived process "
+                            "(Python start-up and imports paid once); LXC has no warm path "
+                            "of its own, so its cold commands are the reference"}
+    if "lifecycle-debian" in sections and debian and (got := section(
+            res, f"lifecycle ({debian})", lambda: lifecycle.lifecycle(
+                systems, debian, LAYOUTS, st["repeat_debian"], ids, log, res["errors"]))):
+        res.setdefault("lifecycle", {})[debian] = got
+    if "cpu" in sections:
+        res["cpu"] = section(res, "CPU overhead", lambda: {
+            s.name: cpu.cpu_overhead(s, next(ids), mem_root, st["cpu_pairs"],
+                                     st["cpu_iterations"]) for s in systems})
+    if "memory" in sections:
+        res["management_memory"] = section(res, "host memory per VE", lambda: {
+            s.name: memory.management_memory(s, st["memory_ves"], ids) for s in systems})
+    if "shared" in sections and debian:
+        res["shared_memory"] = section(res, "shared memory (overlay vs simfs)", lambda: {
+            s.name: {lay: memory.shared_memory(s, debian, lay, st["shared_ves"], ids, mem_root)
+                     for lay in ("overlay", "simfs")} for s in systems})
+    python = str(VENV_BIN / "python")
+
+    def run_series(s: Any, template: str, steps: Any, cap: int | None, first_id: int,
+                   budget: float, settle: float) -> Any:
+        def go() -> dict[str, Any]:
+            return density.series(
+                s, template=template, steps=steps, netns=netns,
+                address=lambda i: address(_net(s), i), python=python, memory_root=mem_root,
+                first_id=first_id, cap=cap, threshold=1.0, budget=budget, settle=settle,
+                log=log)
+        what = f"{template}, {f'{cap >> 20} MB' if cap else 'no cap'}"
+        return section(res, f"density: {what} ({s.name})", go)
+
+    if "density" in sections:
+        res["density"] = [got for s in systems if (got := run_series(
+            s, BUSYBOX, density.steps_doubling(st["density_top"]), None, 20000,
+            st["density_budget_s"], 1.0))]
+    if "overview" in sections and debian:
+        if st["swap_mib"]:
+            ws.add_swap(st["swap_mib"])
+            res["swap"] = {"kind": "swap file", "path": str(ws.swap_file),
+                           "mib": st["swap_mib"]}
+        bare_cap = ws.make_cgroup(f"pvb{ws.tag}-bare")
+        bare = BareSystem(ws.work / "bare", templates.cache_file(template_dir, debian), netns,
+                          bare_cap)
+        section(res, "bare copies: unpack", bare.prepare)
+        res["overview"] = []
+        for cap in st["overview_caps_mib"]:
+            for s in [*systems, bare]:
+                steps = iter((3, 6)) if args.quick else density.steps_linear(10)
+                got = run_series(s, debian, steps, cap << 20, 30000, st["overview_budget_s"],
+                                 5.0)
+                if got:
+                    res["overview"].append(got)
+
+
+def _net(system: Any) -> str:
+    return {"pyvz": "pyvz", "LXC": "lxc", "bare": "bare"}[system.name]
+
+
+def _all_hierarchies() -> list[str]:
+    from pyvz.cgroups.hierarchy import Hierarchies
+
+    hier = Hierarchies.probe()
+    return [*hier.v1, *([hier.v2] if hier.v2 else [])]
+
+
+def _prepare(pv: PyvzSystem, lxc: LxcSystem | None, template_dir: Path,
+             res: dict[str, Any]) -> None:
+    # busybox: built into pyvz; the first create also unpacks its shared layer
+    pv.create(999)
+    pv.destroy(999)
+    name, line = templates.ensure_debian(template_dir, pv.env)
+    log(f"   Debian template: {line}")
+    res["debian_template"] = name
+    if name is None:
+        res["notes"].append(f"Debian sections skipped: {line}")
+        return
+    pv.create(999, name)
+    pv.destroy(999)
+    if lxc:
+        lxc.prepare_base(BUSYBOX)
+        lxc.prepare_base(name)
 
 
 if __name__ == "__main__":
