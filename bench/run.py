@@ -113,6 +113,13 @@ def main() -> int:
                     "quick 3)")
     ap.add_argument("--caps", help="memory caps in MiB for the overview's experiment")
     ap.add_argument("--swap-mib", type=int, help="size of the bench's swap file (0: none)")
+    ap.add_argument("--inotify-instances", type=int, metavar="N",
+                    help="raise fs.inotify.max_user_instances to N during the overview's "
+                    "experiment (restored at the end); systemd in every Debian VE takes ~6, "
+                    "Debian's default 128 stops pyvz and LXC alike at ~20 VEs")
+    ap.add_argument("--overview-systems", type=lambda v: v.lower().split(","), default=None,
+                    metavar="LIST", help="the overview's series to run (pyvz,lxc,bare; "
+                    "default all)")
     ap.add_argument("--template-dir", default=str(templates.DEFAULT_TEMPLATE_DIR))
     # a quick run must not overwrite the last full run's results (bench/README.md cites them)
     ap.add_argument("--json", help="default bench/results/latest.json (quick: quick.json)")
@@ -269,6 +276,11 @@ def run_all(ws: Workspace, args: argparse.Namespace, sections: list[str],
             s, BUSYBOX, density.steps_doubling(st["density_top"]), None, 20000,
             st["density_budget_s"], 1.0))]
     if "overview" in sections and debian:
+        if args.inotify_instances:
+            old = ws.raise_inotify_instances(args.inotify_instances)
+            res["notes"].append(f"fs.inotify.max_user_instances raised from {old} to "
+                                f"{max(old, args.inotify_instances)} for the run "
+                                "(restored at the end)")
         if st["swap_mib"]:
             ws.add_swap(st["swap_mib"])
             res["swap"] = {"kind": "swap file", "path": str(ws.swap_file),
@@ -280,6 +292,8 @@ def run_all(ws: Workspace, args: argparse.Namespace, sections: list[str],
         res["overview"] = []
         for cap in st["overview_caps_mib"]:
             for s in [*systems, bare]:
+                if args.overview_systems and s.name.lower() not in args.overview_systems:
+                    continue
                 steps = iter((3, 6)) if args.quick else density.steps_linear(10)
                 got = run_series(s, debian, steps, cap << 20, 30000, st["overview_budget_s"],
                                  5.0)

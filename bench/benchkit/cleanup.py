@@ -103,6 +103,14 @@ def _swap(path: str) -> None:
         os.unlink(path)
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def _sysctl_inotify(old: str) -> None:
+    if old.isdigit():
+        INOTIFY_INSTANCES.write_text(f"{old}\n")
+
+
 def _mount(path: str) -> None:
     for target in sorted(mounts_under(Path(path)), key=len, reverse=True):
         run(["umount", "-l", target], check=False)
@@ -131,8 +139,8 @@ def _lxc_path(path: str, netns: str = "") -> None:
     lxc_path_cleanup(Path(path), netns or None)
 
 
-UNDO = {"netns": _netns, "swap": _swap, "mount": _mount, "file": _file, "cgroup": _cgroup,
-        "pyvz-node": _pyvz_node, "lxc-path": _lxc_path}
+UNDO = {"netns": _netns, "swap": _swap, "sysctl-inotify": _sysctl_inotify, "mount": _mount,
+        "file": _file, "cgroup": _cgroup, "pyvz-node": _pyvz_node, "lxc-path": _lxc_path}
 
 
 # --- helpers shared with the systems -----------------------------------------------------

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchkit.cleanup import WORK_PARENT, WORK_PREFIX, Manifest
+from benchkit.cleanup import INOTIFY_INSTANCES, WORK_PARENT, WORK_PREFIX, Manifest
 from benchkit.proc import in_netns, run
 
 # Address plans inside the bench's namespace (nothing else lives there).
@@ -64,6 +64,20 @@ class Workspace:
         run(["swapon", "--priority", "-2", str(path)])
         self.swap_file = path
         return path
+
+    # --- inotify -----------------------------------------------------------------------
+    def raise_inotify_instances(self, instances: int) -> int:
+        """Raise fs.inotify.max_user_instances for the run (host-wide while the bench runs;
+        the old value is recorded first and put back at the end, also on Ctrl-C).  Every
+        VE's systemd takes ~6 instances from the pool of the user that created the VEs'
+        user namespaces (root): Debian's 128 stops any system at ~20 Debian VEs.  A node
+        installed with `make install` has 8192 (its sysctl drop-in).  Returns the old
+        value; a lower or equal request changes nothing."""
+        old = int(INOTIFY_INSTANCES.read_text())
+        if instances > old:
+            self.manifest.add("sysctl-inotify", str(old))
+            INOTIFY_INSTANCES.write_text(f"{instances}\n")
+        return old
 
     # --- btrfs pool ----------------------------------------------------------------------
     def make_btrfs(self, size_mib: int = 6144) -> Path:
