@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pyvz.cli.vzctl import Invocation
     from pyvz.node import Node as _NodeState
     from pyvz.ve.model import Status
+    from pyvz.ve.nsexec import Target
 
 
 class ExecResult:
@@ -191,13 +192,12 @@ def option_args(options: dict[str, object]) -> list[str]:
     return args
 
 
-def _run_captured(target: object, argv: list[str], env: dict[str, str],
+def _run_captured(target: Target, argv: list[str], env: dict[str, str],
                   input_data: bytes | None) -> ExecResult:
     import select
 
     from pyvz.ve import nsexec
 
-    assert isinstance(target, nsexec.Target)
     in_r, in_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)

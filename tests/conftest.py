@@ -74,6 +74,16 @@ class Node:
     def vzctl(self, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
         return self.run("vzctl", *args, **kw)  # type: ignore[arg-type]
 
+    def kill_vzctl_after(self, delay: float, *args: str) -> None:
+        """Start ``vzctl ARGS`` and SIGKILL that command (only it, by its PID) after
+        ``delay`` seconds: the crash-safety tests' way to stop a command half-way."""
+        proc = subprocess.Popen(self.argv("vzctl", *args), env=self.env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
     def vzlist(self, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
         return self.run("vzlist", *args, **kw)  # type: ignore[arg-type]
 

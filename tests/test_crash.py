@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -18,15 +17,6 @@ import pytest
 from conftest import Node
 
 DELAYS = (0.0, 0.01, 0.025, 0.05, 0.1, 0.2)
-
-
-def _kill_after(node: Node, delay: float, *args: str) -> None:
-    proc = subprocess.Popen(node.argv("vzctl", *args), env=node.env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)  # only the command itself, by its PID
-    proc.wait()
 
 
 def _retry_while_locked(node: Node, *args: str) -> subprocess.CompletedProcess[str]:
@@ -76,7 +66,7 @@ def _assert_gone(node: Node, ctid: int) -> None:
 def test_killed_create(node: Node, delay: float) -> None:
     ctid = node.new_ctid()
     try:
-        _kill_after(node, delay, "create", str(ctid), "--ostemplate", "busybox")
+        node.kill_vzctl_after(delay, "create", str(ctid), "--ostemplate", "busybox")
         status = node.vzctl("status", str(ctid)).stdout.split()
         if status[2] == "exist":
             assert node.vzctl("create", str(ctid), "--ostemplate", "busybox").returncode == 44
@@ -98,7 +88,7 @@ def test_killed_start(node: Node, delay: float) -> None:
     ctid = node.new_ctid()
     try:
         node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
-        _kill_after(node, delay, "start", str(ctid))
+        node.kill_vzctl_after(delay, "start", str(ctid))
         r = _retry_while_locked(node, "start", str(ctid))
         assert r.returncode in (0, 32), r
         assert node.vzctl("exec", str(ctid), "true").returncode == 0
@@ -115,7 +105,7 @@ def test_killed_stop(node: Node, delay: float) -> None:
     try:
         node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
         node.vzctl("start", str(ctid), check=True)
-        _kill_after(node, delay, "stop", str(ctid))
+        node.kill_vzctl_after(delay, "stop", str(ctid))
         r = _retry_while_locked(node, "stop", str(ctid))  # the exit handler may hold it
         assert r.returncode == 0, r
         _assert_clean_stopped(node, ctid)
@@ -133,7 +123,7 @@ def test_killed_destroy(node: Node, delay: float) -> None:
     try:
         node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
         (node.ve_root(ctid).parent).mkdir(parents=True, exist_ok=True)
-        _kill_after(node, delay, "destroy", str(ctid))
+        node.kill_vzctl_after(delay, "destroy", str(ctid))
         r = _retry_while_locked(node, "destroy", str(ctid))
         assert r.returncode in (0, 14), r
         _assert_gone(node, ctid)
@@ -149,7 +139,7 @@ def test_killed_start_of_many_leaves_no_processes(node: Node) -> None:
     try:
         node.vzctl("create", str(ctid), "--ostemplate", "busybox", check=True)
         for delay in DELAYS:
-            _kill_after(node, delay, "start", str(ctid))
+            node.kill_vzctl_after(delay, "start", str(ctid))
             r = _retry_while_locked(node, "stop", str(ctid), "--fast")
             assert r.returncode == 0, r
         _assert_clean_stopped(node, ctid)

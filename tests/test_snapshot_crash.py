@@ -4,26 +4,16 @@ frozen, finishes an interrupted switch, drops a half-made snapshot)."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Node, VeHandle
+from conftest import VeHandle
 
 pytestmark = pytest.mark.slow
 
 ID_RE = re.compile(r"\{[0-9a-f-]{36}\}")
-
-
-def _kill_after(node: Node, delay: float, *args: str) -> None:
-    proc = subprocess.Popen(node.argv("vzctl", *args), env=node.env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)  # only the command itself, by its PID
-    proc.wait()
 
 
 def _unlocked(ve: VeHandle, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +47,7 @@ def test_killed_switch_and_snapshot_are_repaired(make_ve: object, layout: list[s
     ve.exec("echo 2 > /a; echo 2 > /b")
     s2 = ID_RE.findall(ve.vzctl("snapshot", check=True).stdout)[0]
     for delay in (0.05, 0.1, 0.15, 0.2):   # kills during copy + freeze of a running VE
-        _kill_after(ve.node, delay, "snapshot", str(ve.ctid))
+        ve.node.kill_vzctl_after(delay, "snapshot", str(ve.ctid))
         r = _unlocked(ve, "snapshot-list", "-H", "-o", "uuid")
         assert r.returncode == 0, r.stderr
         ve.exec("echo alive > /c")                     # not left frozen
@@ -69,7 +59,7 @@ def test_killed_switch_and_snapshot_are_repaired(make_ve: object, layout: list[s
     want = {s1: ("1", "1"), s2: ("2", "2")}
     target = s1
     for i in range(12):
-        _kill_after(ve.node, 0.04 + 0.02 * i, "snapshot-switch", str(ve.ctid), "--id", target)
+        ve.node.kill_vzctl_after(0.04 + 0.02 * i, "snapshot-switch", str(ve.ctid), "--id", target)
         r = _unlocked(ve, "snapshot-list", "-H")       # repairs what was left
         assert r.returncode == 0, r.stderr
         assert not (ve.node.private(ve.ctid) / "snapshots" / ".switching").exists()

@@ -156,17 +156,8 @@ def _mounts_under(root: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_killed_create_backup_restore_leave_no_mount(node: Node, tmp_path: Path) -> None:
-    import signal
     import time
 
-
-    def kill_after(delay: float, *args: str) -> None:
-        proc = subprocess.Popen(node.argv("vzctl", *args), env=node.env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)  # the command only, by its PID
-        proc.wait()
 
     def settle() -> None:
         for _ in range(100):  # children bound to the killed command die with it
@@ -179,7 +170,7 @@ def test_killed_create_backup_restore_leave_no_mount(node: Node, tmp_path: Path)
               "--diskspace", "64M"]
     try:
         for delay in (0.1, 0.2, 0.28):
-            kill_after(delay, *create)
+            node.kill_vzctl_after(delay, *create)
             settle()
             assert _mounts_under(node.root / "vz/private") == []
             node.vzctl("destroy", str(ctid))  # whatever was finished goes
@@ -188,14 +179,14 @@ def test_killed_create_backup_restore_leave_no_mount(node: Node, tmp_path: Path)
         node.vzctl("exec", str(ctid), "echo kept > /kept", check=True)
         out = tmp_path / "b.tar"
         for delay in (0.08, 0.15, 0.22):
-            kill_after(delay, "backup", str(ctid), str(out))
+            node.kill_vzctl_after(delay, "backup", str(ctid), str(out))
             settle()
             assert not [m for m in _mounts_under(tmp_path)]
         node.vzctl("backup", str(ctid), str(out), check=True)
         assert not list(tmp_path.glob(".pyvz-backup-*"))
         new = node.new_ctid()
         for delay in (0.08, 0.13):
-            kill_after(delay, "restore-backup", str(new), str(out), "--layout", "ploop",
+            node.kill_vzctl_after(delay, "restore-backup", str(new), str(out), "--layout", "ploop",
                        "--diskspace", "64M")
             settle()
             assert _mounts_under(node.root / "vz/private") == []

@@ -68,11 +68,7 @@ def write_config(ve: VE, plan: NetPlan, *, running: bool) -> bool:
 
     try:
         if running:
-            target = nsexec.open_target(ve)
-            try:
-                nsexec.call(target, work)
-            finally:
-                target.close()
+            nsexec.call_in_running(ve, work)
         else:
             nsexec.call_in_root(ve, work)
     except VzError as e:

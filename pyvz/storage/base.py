@@ -178,8 +178,7 @@ class StorageDriver:
         (a killed command leaves no mount behind)."""
         from pyvz.storage.mountns import in_private_mounts
 
-        mnt = os.path.join(os.path.dirname(private.rstrip("/")),
-                           f".{os.path.basename(private.rstrip('/'))}.pyvz-mnt")
+        mnt = self.scratch_mountpoint(private)
         os.makedirs(mnt, 0o700, exist_ok=True)
 
         def work() -> None:
@@ -193,6 +192,11 @@ class StorageDriver:
             in_private_mounts(work)
         finally:
             os.rmdir(mnt)
+
+    def scratch_mountpoint(self, private: str) -> str:
+        """Where ``with_mounted`` mounts the VE's files (beside the private area)."""
+        return os.path.join(os.path.dirname(private.rstrip("/")),
+                            f".{os.path.basename(private.rstrip('/'))}.pyvz-mnt")
 
     def repair(self, private: str) -> None:
         """Finish or undo what a killed snapshot switch left in ``private``."""

@@ -20,14 +20,14 @@ from pyvz.errors import E, VzError
 from pyvz.kernel import syscalls as sc
 from pyvz.kernel.proc import run
 from pyvz.storage import loop
-from pyvz.storage.base import DriverInfo, Limits, StorageDriver, umount_root
+from pyvz.storage.base import DriverInfo, Limits, StorageDriver
 from pyvz.storage.codes import C
 
 __all__ = ["IMAGE", "PloopDriver", "superblock"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    pass
 
 IMAGE = "root.hdd"
 _RO_COMPAT_QUOTA = 0x100
@@ -111,25 +111,10 @@ class PloopDriver(StorageDriver):
         loop.release_unused(self.image(private), code=E.FS_DEL_PRVT)
         shutil.rmtree(private)
 
-    def with_mounted(self, private: str, func: Callable[[str], object]) -> None:
-        """``func(mountpoint)`` with the image mounted in a private mount namespace: a
-        command killed meanwhile leaves no mount and (autoclear) no loop device."""
-        from pyvz.storage.mountns import in_private_mounts
-
-        mnt = os.path.join(private, ".pyvz-mnt")
-        os.makedirs(mnt, 0o700, exist_ok=True)
-
-        def work() -> None:
-            self.mount(private, mnt)
-            try:
-                func(mnt)
-            finally:
-                umount_root(mnt)
-
-        try:
-            in_private_mounts(work)
-        finally:
-            os.rmdir(mnt)
+    def scratch_mountpoint(self, private: str) -> str:
+        # inside the private directory (which holds only the image): a command killed
+        # meanwhile leaves no mount and, with autoclear, no loop device either
+        return os.path.join(private, ".pyvz-mnt")
 
     def mount(self, private: str, root: str, *, read_only: bool = False) -> None:
         image = self.image(private)

@@ -224,6 +224,15 @@ def call(target: Target, func: Callable[..., object], *args: object) -> None:
     _collect(pid, err_r)
 
 
+def call_in_running(ve: VE, func: Callable[..., object], *args: object) -> None:
+    """``call`` for one job in a running VE: open its target, run, close."""
+    target = open_target(ve)
+    try:
+        call(target, func, *args)
+    finally:
+        target.close()
+
+
 def _fork_in_root(ve: VE, err_w: int) -> int:
     """fork(); the child returns 0 chrooted into the stopped VE's root as its root user
     (a failure there is reported on ``err_w`` and the child exits)."""

@@ -243,11 +243,7 @@ def configure_guest(ve: VE, keys: set[str], values: dict[str, str]) -> None:
 
     if "HOSTNAME" in keys and hostname:
         log.info(f"Set hostname: {hostname}")
-    target = nsexec.open_target(ve)
-    try:
-        nsexec.call(target, work)
-    finally:
-        target.close()
+    nsexec.call_in_running(ve, work)
 
 
 def _set_passwords(ve: VE, pairs: list[tuple[str, str]], running: bool) -> None:
@@ -264,11 +260,7 @@ def _set_passwords(ve: VE, pairs: list[tuple[str, str]], running: bool) -> None:
 
     try:
         if running:
-            target = nsexec.open_target(ve)
-            try:
-                nsexec.call(target, work)
-            finally:
-                target.close()
+            nsexec.call_in_running(ve, work)
             return
         from pyvz.ve import mount as ve_mount
 
